@@ -1,0 +1,1 @@
+"""Analytics over the events: sessions, channels, attribution, funnels, leads."""

@@ -1,0 +1,1 @@
+"""The collector: validates, enriches and durably stores events in DuckDB (see README)."""

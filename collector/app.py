@@ -1,0 +1,298 @@
+"""The Starlette application: beacons, pixel, snippet, health, root page; the API and dashboard
+routes come from the analytics package."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from . import pages
+from .enrich import Context, Geo, build_row, client_ip
+from .registry import Registry, embed_tag
+from .settings import Settings
+from .store import Overloaded, Store, StoreClosed, utcnow
+from .validate import Incoming, Rejected, bad, check_time, validate_event
+
+log = logging.getLogger("webleads.collector")
+
+GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00"
+       b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+assert len(GIF) == 43
+NO_STORE = {"Cache-Control": "no-store, max-age=0"}
+
+
+class Collector:
+    """Everything a request needs, built once at start-up."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = Registry(store)
+        self.geo = Geo(settings.geoip or None)
+        self.trusted = settings.trusted_networks()
+        self.rejections: dict[str, int] = {}
+        from webleads.snippet import script
+
+        self.script = script()
+        self.script_etag = '"' + hashlib.sha256(self.script).hexdigest()[:16] + '"'
+
+    def reject(self, exc: Rejected) -> None:
+        self.rejections[exc.code] = self.rejections.get(exc.code, 0) + 1
+
+    # --- the one straight line: events -> validated -> enriched rows -> committed --------------
+    async def ingest(self, events: list[Any], ctx: Context, allowed_origin: str | None,
+                     extra_params: dict[str, str] | None = None, live: bool = True) -> int:
+        now = utcnow()
+        salt = self.registry._salts.get(now.date()) or await run_in_threadpool(self.registry.salt_for, now)
+        rows = []
+        for raw in events:
+            ev = validate_event(raw)
+            site = self.registry.get(ev.site)
+            if site is None:
+                raise Rejected(400, "unknown_site",
+                               f"site '{ev.site}' is not registered (webleads site add {ev.site} --origin ...)")
+            if allowed_origin is not None and allowed_origin not in site.origins:
+                raise Rejected(403, "origin_not_allowed",
+                               f"origin {allowed_origin} is not among the origins of site '{site.name}'")
+            if live and ev.ts is not None:
+                check_time(ev.ts, now, self.settings.max_past_seconds, self.settings.max_future_seconds)
+            rows.append(build_row(ev, site, ctx, now, salt, self.geo, extra_params))
+        try:
+            future = self.store.submit(rows)
+        except (Overloaded, StoreClosed):
+            raise Rejected(503, "overloaded", "the collector is busy; retry in a few seconds") from None
+        try:
+            result = await asyncio.wrap_future(future)
+        except Exception:
+            raise Rejected(503, "storage_error", "the event could not be stored; retry later") from None
+        return result.stored
+
+    def context(self, request: Request, origin: str) -> Context:
+        peer = request.client.host if request.client else None
+        ip = client_ip(peer, request.headers.get("x-forwarded-for"), self.trusted)
+        return Context(ip=ip, user_agent=request.headers.get("user-agent"), origin=origin)
+
+    def origin_allowed_anywhere(self, origin: str) -> bool:
+        return any(origin in s.origins for s in self.registry.sites.values())
+
+
+def error_response(exc: Rejected, headers: dict[str, str] | None = None) -> Response:
+    hdrs = {"X-Webleads-Reason": exc.code, **(headers or {})}
+    if exc.status == 503:
+        hdrs["Retry-After"] = "2"
+    return JSONResponse({"error": exc.code, "reason": exc.reason}, status_code=exc.status, headers=hdrs)
+
+
+def request_origin(request: Request) -> str | None:
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        return origin.lower().rstrip("/")
+    referer = request.headers.get("referer")
+    if referer:
+        try:
+            parts = urlsplit(referer)
+        except ValueError:
+            return None
+        if parts.scheme in ("http", "https") and parts.hostname:
+            port = f":{parts.port}" if parts.port else ""
+            return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+    return None
+
+
+def cors_headers(origin: str | None) -> dict[str, str]:
+    if not origin:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+            "Access-Control-Expose-Headers": "X-Webleads-Reason"}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise Rejected(400, "bad_length", "Content-Length is not a number")
+        if int(length) > limit:
+            raise Rejected(413, "too_large", f"the body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Rejected(413, "too_large", f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_events(body: bytes, max_events: int) -> list[Any]:
+    if not body.strip():
+        raise bad("empty_body", "the body is empty; send a JSON event or an array of events")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise bad("bad_json", "the body is not valid JSON") from None
+    events = data if isinstance(data, list) else [data]
+    if not events:
+        raise bad("empty_batch", "the batch holds no event")
+    if len(events) > max_events:
+        raise Rejected(413, "batch_too_large", f"a batch holds at most {max_events} events")
+    return events
+
+
+async def beacon(request: Request) -> Response:
+    c: Collector = request.app.state.collector
+    origin = request_origin(request)
+    cors = cors_headers(origin if origin and c.origin_allowed_anywhere(origin) else None)
+    try:
+        ctype = request.headers.get("content-type", "text/plain").split(";")[0].strip().lower()
+        if ctype not in ("text/plain", "application/json", ""):
+            raise Rejected(415, "bad_content_type", "send the events as text/plain or application/json")
+        if origin is None:
+            raise Rejected(403, "missing_origin", "beacons must come from a browser page (no Origin or Referer)")
+        body = await read_body(request, c.settings.max_body_bytes)
+        events = parse_events(body, c.settings.max_batch_events)
+        await c.ingest(events, c.context(request, "beacon"), origin)
+    except Rejected as exc:
+        c.reject(exc)
+        return error_response(exc, cors)
+    return Response(status_code=204, headers={**cors, **NO_STORE})
+
+
+async def beacon_preflight(request: Request) -> Response:
+    c: Collector = request.app.state.collector
+    origin = request_origin(request)
+    if not origin or not c.origin_allowed_anywhere(origin):
+        return error_response(Rejected(403, "origin_not_allowed", "this origin is not a registered site's"))
+    return Response(status_code=204, headers={**cors_headers(origin),
+                                              "Access-Control-Allow-Methods": "POST",
+                                              "Access-Control-Allow-Headers": "Content-Type",
+                                              "Access-Control-Max-Age": "86400"})
+
+
+PIXEL_KEYS = ("site", "url", "type", "name", "referrer")
+
+
+async def pixel(request: Request) -> Response:
+    c: Collector = request.app.state.collector
+    q = request.query_params
+    gif = {"Content-Type": "image/gif", **NO_STORE}
+    try:
+        event: dict[str, Any] = {k: q[k] for k in PIXEL_KEYS if q.get(k)}
+        if "url" not in event:
+            referer = request.headers.get("referer")
+            if referer and referer.startswith(("http://", "https://")):
+                event["url"] = referer[:2048]
+        extra = {k: v for k, v in q.items() if k not in PIXEL_KEYS}
+        await c.ingest([event], c.context(request, "pixel"), None, extra_params=extra)
+    except Rejected as exc:
+        c.reject(exc)
+        headers = {**gif, "X-Webleads-Reason": exc.code}
+        if exc.status == 503:
+            headers["Retry-After"] = "2"
+        return Response(GIF, status_code=exc.status, headers=headers)
+    return Response(GIF, status_code=200, headers=gif)
+
+
+async def snippet(request: Request) -> Response:
+    c: Collector = request.app.state.collector
+    headers = {"Cache-Control": "public, max-age=3600", "ETag": c.script_etag,
+               "Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"}
+    if request.headers.get("if-none-match") == c.script_etag:
+        return Response(status_code=304, headers=headers)
+    return Response(c.script, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+async def healthz(request: Request) -> Response:
+    c: Collector = request.app.state.collector
+    try:
+        await run_in_threadpool(c.store.query, "SELECT 1 AS ok")
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
+        return JSONResponse({"status": "error", "reason": f"database: {exc}"}, status_code=503)
+    return JSONResponse({"status": "ok", "queue_depth": c.store.queue_depth,
+                         "events_committed": c.store.stats["events"],
+                         "sites": len(c.registry.sites), "geoip": c.geo.reader is not None},
+                        headers=NO_STORE)
+
+
+async def home(request: Request) -> Response:
+    c: Collector = request.app.state.collector
+    sites = list(c.registry.sites.values())
+    tag = embed_tag(c.settings.base_url, c.settings.script_path, sites[0].name if sites else "NOM-DU-SITE")
+    return HTMLResponse(pages.home(c.settings, len(sites), tag), headers=NO_STORE)
+
+
+def extra_routes() -> list[BaseRoute]:
+    """API, dashboard and the local command channel, from their own modules."""
+    routes: list[BaseRoute] = []
+    with contextlib.suppress(ImportError):
+        from webleads.analytics.api import routes as api_routes
+
+        routes += api_routes()
+    from .remote import routes as remote_routes
+
+    routes += remote_routes()
+    return routes
+
+
+def create_app(settings: Settings, store: Store | None = None) -> Starlette:
+    """The ASGI app. With no store given, it opens settings.db at start-up and closes it (draining
+    the queue) at shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        own = store is None
+        st = store or Store(settings.db, settings.queue_events, settings.batch_events)
+        collector = Collector(settings, st)
+        app.state.collector = collector
+        app.state.store = st
+        app.state.settings = settings
+        if collector.geo.reader is None:
+            log.warning("no GeoIP database configured: country, region and city stay empty "
+                        "(set --geoip or WEBLEADS_GEOIP to a GeoLite2 or DB-IP .mmdb file)")
+        started = getattr(app.state, "on_started", None)
+        if started:
+            started(collector)
+        try:
+            yield
+        finally:
+            stopping = getattr(app.state, "on_stopping", None)
+            if stopping:
+                stopping(collector)
+            if own:
+                await run_in_threadpool(st.close)
+            collector.geo.close()
+            log.info("collector stopped; %d events committed in this run", st.stats["events"])
+
+    s = settings
+    routes: list[BaseRoute] = [
+        Route("/", home, methods=["GET"]),
+        Route(s.beacon_path, beacon, methods=["POST"]),
+        Route(s.beacon_path, beacon_preflight, methods=["OPTIONS"]),
+        Route(s.pixel_path, pixel, methods=["GET"]),
+        Route(s.script_path, snippet, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        *extra_routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found, 405: _not_allowed})
+    return app
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return error_response(Rejected(404, "not_found", f"nothing at {request.url.path}; see / for what is here"))
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return error_response(Rejected(405, "method_not_allowed", f"{request.method} is not allowed here"))
+
+
+__all__ = ["create_app", "Collector", "Incoming"]

@@ -1,0 +1,290 @@
+"""Enrichment before anything is stored: clean URLs, campaign parameters, user-agent, bots, geo,
+visitor id. The raw IP address is used here (geo, daily hash) and never returned."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+import user_agents
+import user_agents.parsers
+from ua_parser import Parser as _UAParser
+from ua_parser import loaders as _ua_loaders
+from ua_parser import regex as _ua_regex
+
+from .validate import Incoming
+
+log = logging.getLogger("webleads.enrich")
+
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id")
+CLICK_IDS = ("gclid", "gbraid", "wbraid", "dclid", "fbclid", "msclkid", "ttclid", "li_fat_id", "twclid")
+KEPT_PARAMS = frozenset(UTM_KEYS + CLICK_IDS)
+MAX_VALUE = 300
+
+# Anything shaped like an e-mail address, also percent-encoded (%40).
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+REDACTED = "(redacted)"
+
+
+def redact(text: str | None) -> str | None:
+    if text is None or ("@" not in text and "%40" not in text):
+        return text
+    return EMAIL.sub(REDACTED, text)
+
+
+@dataclass(slots=True)
+class CleanURL:
+    url: str | None
+    path: str | None
+    host: str | None
+    params: dict[str, str]
+
+
+def clean_url(raw: str | None, allowed: Iterable[str] = ()) -> CleanURL:
+    """Drop every query parameter but UTM, click ids and the allow-listed ones; keep hash routes."""
+    if not raw:
+        return CleanURL(None, None, None, {})
+    try:
+        parts = urlsplit(raw)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return CleanURL(None, None, None, {})
+    keep = KEPT_PARAMS.union(allowed)
+    params: dict[str, str] = {}
+    kept: list[tuple[str, str]] = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=False):
+        lower = key.lower()
+        if lower in keep and lower not in params:
+            value = redact(value.strip()[:MAX_VALUE]) or ""
+            params[lower] = value
+            kept.append((key, value))
+    fragment = parts.fragment if parts.fragment.startswith(("/", "!")) else ""
+    netloc = host if port is None else f"{host}:{port}"
+    path = redact(parts.path or "/") or "/"
+    if fragment:
+        path = f"{path}#{redact(fragment)}"
+    url = urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(kept), ""))
+    if fragment:
+        url = f"{url}#{fragment}"
+    return CleanURL(redact(url), path, host or None, params)
+
+
+def referrer_domain(host: str | None) -> str | None:
+    if not host:
+        return None
+    return host[4:] if host.startswith("www.") else host
+
+
+# --- user agents -------------------------------------------------------------------------------
+# user-agents decides browser/OS/device/bot from ua-parser's result. Its legacy call path uses the
+# pure-Python matchers (1-2 ms per unseen string); we hand it ua-parser's Rust-backed resolver
+# (about 40 us) through the same dictionary shape.
+_resolver = _UAParser(_ua_regex.Resolver(_ua_loaders.load_lazy_builtins()))
+
+
+def _legacy_parse(ua: str) -> dict[str, Any]:
+    r = _resolver.parse(ua)
+    ua_part, os_part, dev = r.user_agent, r.os, r.device
+    return {
+        "string": ua,
+        "user_agent": {"family": ua_part.family if ua_part else "Other",
+                       "major": ua_part and ua_part.major, "minor": ua_part and ua_part.minor,
+                       "patch": ua_part and ua_part.patch},
+        "os": {"family": os_part.family if os_part else "Other", "major": os_part and os_part.major,
+               "minor": os_part and os_part.minor, "patch": os_part and os_part.patch,
+               "patch_minor": os_part and os_part.patch_minor},
+        "device": {"family": dev.family if dev else "Other", "brand": dev and dev.brand,
+                   "model": dev and dev.model},
+    }
+
+
+class _FastParser:
+    Parse = staticmethod(_legacy_parse)
+
+
+user_agents.parsers.user_agent_parser = _FastParser  # type: ignore[assignment]
+
+# What user-agents misses: headless browsers, HTTP libraries, monitors, preview fetchers.
+BOT_TOKENS = re.compile(
+    r"headless|phantomjs|selenium|webdriver|puppeteer|playwright|lighthouse|pagespeed|"
+    r"bot\b|bot/|crawl|spider|slurp|scrap|archiver|fetch|monitor|uptime|pingdom|statuscake|"
+    r"site24x7|newrelic|datadog|checkly|curl/|wget/|python-|httpx|aiohttp|go-http-client|java/|"
+    r"okhttp|node-fetch|axios/|libwww|httpclient|postman|insomnia|facebookexternalhit|whatsapp|"
+    r"preview|embedly|quora link|bingpreview|yandex|baiduspider|semrush|ahrefs|mj12|dotbot|petal",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInfo:
+    browser: str | None
+    browser_version: str | None
+    os: str | None
+    device: str
+    is_bot: bool
+    bot_reason: str | None
+
+
+@lru_cache(maxsize=20_000)
+def parse_agent(ua: str) -> AgentInfo:
+    if not ua:
+        return AgentInfo(None, None, None, "bot", True, "no user-agent")
+    parsed = user_agents.parse(ua)
+    token = BOT_TOKENS.search(ua)
+    is_bot = bool(parsed.is_bot or token)
+    reason = None
+    if parsed.is_bot:
+        reason = "user-agent"
+    elif token:
+        reason = f"token {token.group(0).strip('/').lower()}"
+    if is_bot:
+        device = "bot"
+    elif parsed.is_tablet:
+        device = "tablet"
+    elif parsed.is_mobile:
+        device = "mobile"
+    elif parsed.is_pc:
+        device = "desktop"
+    else:
+        device = "other"
+    browser = parsed.browser.family if parsed.browser.family != "Other" else None
+    version = parsed.browser.version_string or None
+    os_name = parsed.os.family if parsed.os.family != "Other" else None
+    return AgentInfo(browser, version, os_name, device, is_bot, reason)
+
+
+# --- GeoIP ---------------------------------------------------------------------------------------
+class Geo:
+    """Country, region and city from a MaxMind-format database (GeoLite2 or DB-IP Lite)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.reader = None
+        self.path = path
+        if path:
+            import maxminddb
+
+            self.reader = maxminddb.open_database(path)
+
+    def lookup(self, ip: str | None) -> tuple[str | None, str | None, str | None]:
+        if self.reader is None or not ip:
+            return None, None, None
+        try:
+            record = self.reader.get(ip)
+        except ValueError:
+            return None, None, None
+        if not isinstance(record, dict):
+            return None, None, None
+        country = (record.get("country") or record.get("registered_country") or {}).get("iso_code")
+        subdivisions = record.get("subdivisions") or []
+        region = None
+        if subdivisions:
+            region = _name(subdivisions[0])
+        city = _name(record.get("city") or {})
+        return country, region, city
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+
+
+def _name(entry: dict[str, Any]) -> str | None:
+    names = entry.get("names") or {}
+    return names.get("fr") or names.get("en") or entry.get("iso_code")
+
+
+# --- client IP and visitor --------------------------------------------------------------------
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[Any, ...]) -> str | None:
+    """The socket's address, or, when the socket is a trusted proxy, the right-most untrusted hop."""
+    if not peer:
+        return None
+    if not trusted or not forwarded_for or not _is_trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop if _valid_ip(hop) else peer
+    return hops[0] if hops and _valid_ip(hops[0]) else peer
+
+
+def _valid_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(ip: str, trusted: tuple[Any, ...]) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(addr in net for net in trusted)
+
+
+def visitor_hash(salt: bytes, site: str, ip: str | None, ua: str | None) -> str:
+    digest = hashlib.blake2b(f"{site}\x00{ip or ''}\x00{ua or ''}".encode(), key=salt, digest_size=10)
+    return "h" + digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    name: str
+    origins: tuple[str, ...]
+    allowed_params: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Context:
+    """What the request adds to its events: the client (for geo and hash only), the user-agent."""
+    ip: str | None
+    user_agent: str | None
+    origin: str  # beacon | pixel | import | api
+
+
+def build_row(ev: Incoming, site: SiteConfig, ctx: Context, now: datetime, salt: bytes, geo: Geo,
+              extra_params: dict[str, str] | None = None) -> tuple[Any, ...]:
+    """One event_log row (store.EVENT_COLUMNS order)."""
+    page = clean_url(ev.url, site.allowed_params)
+    params = dict(page.params)
+    for key, value in (extra_params or {}).items():
+        if key in KEPT_PARAMS and value and key not in params:
+            params[key] = redact(value.strip()[:MAX_VALUE]) or ""
+    ref = clean_url(ev.referrer, ())
+    ua = ev.user_agent if ev.user_agent is not None else ctx.user_agent
+    agent = parse_agent((ua or "")[:512])
+    is_bot, reason = agent.is_bot, agent.bot_reason
+    if ev.bot_hint and not is_bot:
+        is_bot, reason = True, "automation hint from the snippet"
+    country, region, city = geo.lookup(ctx.ip)
+    if ev.visitor_id:
+        visitor, kind = ev.visitor_id, ("consent" if ctx.origin in ("beacon", "pixel") else ctx.origin)
+    else:
+        visitor, kind = visitor_hash(salt, site.name, ctx.ip, ua), "hash"
+    click_type = next((k for k in CLICK_IDS if params.get(k)), None)
+    props = orjson.dumps(_redact_props(ev.props)).decode() if ev.props else None
+    return (
+        ev.event_id or uuid.uuid4().hex, now, ev.ts or now, site.name, ev.type, redact(ev.name),
+        visitor, kind, page.url, page.path, ref.url, referrer_domain(ref.host),
+        params.get("utm_source"), params.get("utm_medium"), params.get("utm_campaign"),
+        params.get("utm_term"), params.get("utm_content"), params.get("utm_id"),
+        params.get(click_type) if click_type else None, click_type, props,
+        agent.browser, agent.browser_version, agent.os, "bot" if is_bot else agent.device,
+        is_bot, reason, country, region, city, ctx.origin,
+    )
+
+
+def _redact_props(props: dict[str, Any]) -> dict[str, Any]:
+    return {k: redact(v) if isinstance(v, str) else v for k, v in props.items()}
+

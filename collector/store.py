@@ -1,0 +1,312 @@
+"""The DuckDB store: one connection, one writer thread, a bounded queue, group commit.
+
+Every write goes through the writer thread. Batches of events waiting in the queue are written in
+one transaction (group commit) as an Arrow table; each submitter's future resolves only after
+COMMIT, so a 2xx answer means the event is in the file. Readers use cursors of the same
+connection from any thread.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+log = logging.getLogger("webleads.store")
+
+# Column order of event_log (collector/sql/001_initial.sql); rows are tuples in this order.
+EVENT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("event_id", pa.string()), ("received_at", pa.timestamp("us")), ("ts", pa.timestamp("us")),
+    ("site", pa.string()), ("type", pa.string()), ("name", pa.string()),
+    ("visitor_id", pa.string()), ("visitor_kind", pa.string()),
+    ("url", pa.string()), ("path", pa.string()), ("referrer", pa.string()), ("referrer_domain", pa.string()),
+    ("utm_source", pa.string()), ("utm_medium", pa.string()), ("utm_campaign", pa.string()),
+    ("utm_term", pa.string()), ("utm_content", pa.string()), ("utm_id", pa.string()),
+    ("click_id", pa.string()), ("click_id_type", pa.string()), ("props", pa.string()),
+    ("browser", pa.string()), ("browser_version", pa.string()), ("os", pa.string()), ("device", pa.string()),
+    ("is_bot", pa.bool_()), ("bot_reason", pa.string()),
+    ("country", pa.string()), ("region", pa.string()), ("city", pa.string()), ("origin", pa.string()),
+)
+EVENT_SCHEMA = pa.schema(list(EVENT_COLUMNS))
+COLUMN_INDEX = {name: i for i, (name, _) in enumerate(EVENT_COLUMNS)}
+_ID = COLUMN_INDEX["event_id"]
+
+# How far back a retried event id is looked for on the live path (by arrival time).
+LIVE_DEDUPE_WINDOW = timedelta(days=2)
+
+
+class Overloaded(Exception):
+    """The write queue is full: answer 503 with Retry-After, accept nothing."""
+
+
+class StoreClosed(Exception):
+    """The store is shutting down and takes no new writes."""
+
+
+class DatabaseLocked(Exception):
+    """Another process holds the DuckDB file."""
+
+
+@dataclass
+class WriteResult:
+    stored: int
+    duplicates: int
+
+
+@dataclass
+class _Insert:
+    rows: Sequence[tuple[Any, ...]]
+    dedupe_all_time: bool
+    future: concurrent.futures.Future[WriteResult]
+
+
+@dataclass
+class _Job:
+    fn: Callable[[duckdb.DuckDBPyConnection], Any]
+    future: concurrent.futures.Future[Any]
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped in collector/sql, in order."""
+    found = []
+    for entry in resources.files("webleads.collector").joinpath("sql").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:3].isdigit():
+            found.append((int(name[:3]), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def connect(path: str) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(path)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseLocked(path) from None
+        raise
+
+
+def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the migrations this database has not seen; returns their names."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                 "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    done = {v for (v,) in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, sql in migrations():
+        if version in done:
+            continue
+        conn.execute("BEGIN")
+        try:
+            conn.execute(sql)
+            conn.execute("INSERT INTO schema_migrations VALUES ($v, $n, $t)",
+                         {"v": version, "n": name, "t": utcnow()})
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, as stored in TIMESTAMP columns."""
+    return datetime.utcfromtimestamp(time.time())
+
+
+class Store:
+    def __init__(self, path: str, queue_events: int = 100_000, batch_events: int = 20_000) -> None:
+        self.path = path
+        self.conn = connect(path)
+        self.applied_migrations = migrate(self.conn)
+        self.queue_limit = queue_events
+        self.batch_limit = batch_events
+        self.on_commit: list[Callable[[duckdb.DuckDBPyConnection, pa.Table], None]] = []
+        self._cond = threading.Condition()
+        self._pending: deque[_Insert | _Job] = deque()
+        self._pending_events = 0
+        self._closing = False
+        self.stats = {"batches": 0, "events": 0, "duplicates": 0, "last_batch_events": 0,
+                      "last_commit_seconds": 0.0}
+        self._thread = threading.Thread(target=self._run, name="webleads-writer", daemon=True)
+        self._thread.start()
+
+    # --- submitting -------------------------------------------------------------------------
+    @property
+    def queue_depth(self) -> int:
+        return self._pending_events
+
+    def submit(self, rows: Sequence[tuple[Any, ...]], dedupe_all_time: bool = False
+               ) -> concurrent.futures.Future[WriteResult]:
+        """Queue rows (tuples in EVENT_COLUMNS order); the future resolves after COMMIT."""
+        fut: concurrent.futures.Future[WriteResult] = concurrent.futures.Future()
+        with self._cond:
+            if self._closing:
+                raise StoreClosed()
+            if self._pending_events + len(rows) > self.queue_limit and self._pending_events > 0:
+                raise Overloaded()
+            self._pending.append(_Insert(rows, dedupe_all_time, fut))
+            self._pending_events += len(rows)
+            self._cond.notify()
+        return fut
+
+    def write(self, rows: Sequence[tuple[Any, ...]], dedupe_all_time: bool = False) -> WriteResult:
+        return self.submit(rows, dedupe_all_time).result()
+
+    def run_write(self, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+        """Run fn(conn) in the writer thread, in order with the event batches; returns its result."""
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._cond:
+            if self._closing:
+                raise StoreClosed()
+            self._pending.append(_Job(fn, fut))
+            self._cond.notify()
+        return fut.result()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for reading from any thread (each thread its own)."""
+        return self.conn.cursor()
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        cur = self.cursor()
+        try:
+            rel = cur.execute(sql, params or {})
+            names = [d[0] for d in rel.description]
+            return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+        finally:
+            cur.close()
+
+    # --- the writer thread -----------------------------------------------------------------
+    def _take(self) -> list[_Insert] | _Job | None:
+        with self._cond:
+            while not self._pending and not self._closing:
+                self._cond.wait()
+            if not self._pending:
+                return None
+            if isinstance(self._pending[0], _Job):
+                return self._pending.popleft()  # type: ignore[return-value]
+            batch: list[_Insert] = []
+            count = 0
+            while self._pending and isinstance(self._pending[0], _Insert):
+                item = self._pending[0]
+                if batch and count + len(item.rows) > self.batch_limit:
+                    break
+                self._pending.popleft()
+                batch.append(item)
+                count += len(item.rows)
+            return batch
+
+    def _run(self) -> None:
+        while True:
+            work = self._take()
+            if work is None:
+                return
+            if isinstance(work, _Job):
+                try:
+                    work.future.set_result(work.fn(self.conn))
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    self._rollback_quietly()
+                    work.future.set_exception(exc)
+                continue
+            try:
+                results, table = self._insert(work)
+            except BaseException as exc:  # noqa: BLE001 - every waiting request learns of it
+                log.exception("writing a batch of %d events failed", sum(len(i.rows) for i in work))
+                self._rollback_quietly()
+                for item in work:
+                    item.future.set_exception(exc)
+            else:
+                for item, result in zip(work, results, strict=True):
+                    item.future.set_result(result)
+                self._after_commit(table)
+            finally:
+                with self._cond:
+                    self._pending_events -= sum(len(i.rows) for i in work)
+
+    def _rollback_quietly(self) -> None:
+        try:
+            self.conn.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+
+    def _insert(self, work: list[_Insert]) -> tuple[list[WriteResult], pa.Table]:
+        started = time.perf_counter()
+        ids = [row[_ID] for item in work for row in item.rows]
+        all_time = any(item.dedupe_all_time for item in work)
+        conn = self.conn
+        conn.execute("BEGIN")
+        conn.register("_batch_ids", pa.table({"event_id": pa.array(ids, pa.string())}))
+        try:
+            where = "" if all_time else "received_at >= $since AND "
+            params = {} if all_time else {"since": utcnow() - LIVE_DEDUPE_WINDOW}
+            seen = {r for (r,) in conn.execute(
+                f"SELECT event_id FROM event_log WHERE {where}"
+                "event_id IN (SELECT event_id FROM _batch_ids)", params).fetchall()}
+        finally:
+            conn.unregister("_batch_ids")
+        kept: list[tuple[Any, ...]] = []
+        results = []
+        for item in work:
+            stored = 0
+            for row in item.rows:
+                if row[_ID] in seen:
+                    continue
+                seen.add(row[_ID])
+                kept.append(row)
+                stored += 1
+            results.append(WriteResult(stored, len(item.rows) - stored))
+        table = rows_to_arrow(kept)
+        if kept:
+            conn.register("_batch", table)
+            try:
+                conn.execute("INSERT INTO event_log SELECT * FROM _batch")
+            finally:
+                conn.unregister("_batch")
+        conn.execute("COMMIT")
+        self.stats["batches"] += 1
+        self.stats["events"] += len(kept)
+        self.stats["duplicates"] += len(ids) - len(kept)
+        self.stats["last_batch_events"] = len(ids)
+        self.stats["last_commit_seconds"] = time.perf_counter() - started
+        return results, table
+
+    def _after_commit(self, table: pa.Table) -> None:
+        for hook in self.on_commit:
+            try:
+                hook(self.conn, table)
+            except Exception:  # a derived table must never stop ingest; it can be rebuilt
+                log.exception("after-commit hook %r failed", hook)
+                self._rollback_quietly()
+
+    # --- shutting down ---------------------------------------------------------------------
+    def close(self) -> None:
+        """Drain the queue (every queued event is committed), then checkpoint and close."""
+        with self._cond:
+            if self._closing:
+                return
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        try:
+            self.conn.execute("CHECKPOINT")
+        except duckdb.Error:
+            log.warning("checkpoint at close failed; the write-ahead log will be replayed at next open")
+        self.conn.close()
+
+
+def rows_to_arrow(rows: Iterable[tuple[Any, ...]]) -> pa.Table:
+    rows = list(rows)
+    if not rows:
+        return EVENT_SCHEMA.empty_table()
+    columns = list(zip(*rows, strict=True))
+    return pa.Table.from_arrays([pa.array(col, type=t) for col, (_, t) in zip(columns, EVENT_COLUMNS,
+                                                                                 strict=True)],
+                                schema=EVENT_SCHEMA)

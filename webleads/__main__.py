@@ -1,0 +1,3 @@
+from webleads.cli import main
+
+main()
