@@ -162,7 +162,8 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
     app.state.on_stopping = stopping
     config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False,
                             log_level=settings.log_level, loop="auto", http="auto",
-                            timeout_graceful_shutdown=30, server_header=False)
+                            timeout_graceful_shutdown=30, server_header=False,
+                            proxy_headers=False)  # X-Forwarded-For is read by the collector, from --trusted-proxy only
     try:
         uvicorn.Server(config).run()
     finally:
