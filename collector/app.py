@@ -245,12 +245,11 @@ def extra_routes() -> list[BaseRoute]:
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
-    """The ASGI app. With no store given, it opens settings.db at start-up and closes it (draining
-    the queue) at shutdown."""
+    """The ASGI app. It opens settings.db at start-up (unless a store is given) and closes the store
+    at shutdown, after the last request: the queue is drained and the file checkpointed."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        own = store is None
         st = store or Store(settings.db, settings.queue_events, settings.batch_events)
         collector = Collector(settings, st)
         app.state.collector = collector
@@ -268,8 +267,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             stopping = getattr(app.state, "on_stopping", None)
             if stopping:
                 stopping(collector)
-            if own:
-                await run_in_threadpool(st.close)
+            await run_in_threadpool(st.close)  # drains the queue, checkpoints, closes
             collector.geo.close()
             log.info("collector stopped; %d events committed in this run", st.stats["events"])
 

@@ -1,0 +1,120 @@
+"""A 2xx means committed: kill -9 under load loses nothing acknowledged; SIGTERM drains the queue;
+the raw IP address never reaches the disk."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+from conftest import ORIGIN, Server, webleads
+from test_ingest import make_mmdb
+
+from webleads.collector.store import Store
+
+
+async def pixel_load(url: str, count: int, concurrency: int, stop_after: float | None = None) -> set[str]:
+    """Send `count` pixel events named n0..n{count-1}; return the names answered 200."""
+    acked: set[str] = set()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    started = time.monotonic()
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            if stop_after is not None and time.monotonic() - started > stop_after:
+                return
+            i = queue.get_nowait()
+            try:
+                r = await client.get(url + "/p.gif", params={"site": "ecloserie", "type": "event", "name": f"n{i}"})
+            except httpx.HTTPError:
+                continue
+            if r.status_code == 200:
+                acked.add(f"n{i}")
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return acked
+
+
+def stored_names(db: Path) -> set[str]:
+    with duckdb.connect(str(db)) as conn:  # read-write: replays the write-ahead log after a crash
+        return {n for (n,) in conn.execute("SELECT name FROM event_log WHERE type = 'event'").fetchall()}
+
+
+def test_kill_9_under_load_loses_no_acknowledged_event(server: Server) -> None:
+    async def scenario() -> set[str]:
+        load = asyncio.create_task(pixel_load(server.url, 20_000, 40, stop_after=20))
+        await asyncio.sleep(1.5)
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGKILL)
+        return await load
+
+    acked = asyncio.run(scenario())
+    server.proc.wait(10)  # type: ignore[union-attr]
+    assert len(acked) > 100, "the load did not get going before the kill"
+    assert len(acked) < 20_000, "the kill came after the load ended"
+    stored = stored_names(server.db)
+    assert acked - stored == set()
+
+
+def test_sigterm_drains_requests_in_flight(server: Server) -> None:
+    async def scenario() -> set[str]:
+        load = asyncio.create_task(pixel_load(server.url, 3000, 40))
+        await asyncio.sleep(0.8)
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGTERM)
+        return await load
+
+    acked = asyncio.run(scenario())
+    # uvicorn re-raises SIGTERM once its graceful shutdown (and ours: drain, checkpoint) is done
+    assert server.proc is not None and server.proc.wait(60) in (0, -signal.SIGTERM)
+    assert "collector stopped" in server.log()
+    assert len(acked) > 50
+    stored = stored_names(server.db)
+    assert acked <= stored
+    assert "Traceback" not in server.log()
+
+
+def test_store_close_commits_everything_queued(tmp_path: Path) -> None:
+    db = tmp_path / "drain.duckdb"
+    webleads("site", "add", "ecloserie", "--origin", ORIGIN, db=db)
+    store = Store(str(db))
+    from webleads.collector.store import utcnow
+
+    now = utcnow()
+    futures = []
+    for batch in range(200):
+        rows = [(f"e{batch}-{i}", now, now, "ecloserie", "event", f"n{batch}-{i}", "v", "hash", None, None, None,
+                 None, None, None, None, None, None, None, None, None, None, None, None, None, "desktop", False,
+                 None, None, None, None, "import") for i in range(50)]
+        futures.append(store.submit(rows))
+    store.close()  # nothing awaited before: everything was still queued
+    assert all(f.done() and f.result().stored == 50 for f in futures)
+    assert store.stats["batches"] < 200, "queued batches should share transactions (group commit)"
+    with duckdb.connect(str(db)) as conn:
+        assert conn.execute("SELECT count(*) FROM event_log").fetchone() == (10_000,)
+
+
+def test_raw_ip_never_reaches_the_disk(tmp_path: Path, site_db: Path, make_server) -> None:  # type: ignore[no-untyped-def]
+    mmdb = make_mmdb(tmp_path / "city.mmdb")
+    srv = make_server(site_db, "--geoip", str(mmdb), "--trusted-proxy", "127.0.0.0/8")
+    for i in range(20):
+        r = httpx.post(srv.url + "/e", content='{"site":"ecloserie","url":"%s/p%d"}' % (ORIGIN, i),
+                       headers={"Origin": ORIGIN, "X-Forwarded-For": "203.0.113.77"})
+        assert r.status_code == 204
+        assert httpx.get(srv.url + "/p.gif", params={"site": "ecloserie"},
+                         headers={"X-Forwarded-For": "198.51.100.42"}).status_code == 200
+    srv.stop()
+    assert srv.query("SELECT count(*), count(country) FROM events") == [(40, 40)]  # the IPs were used...
+    files = [p for p in tmp_path.iterdir() if p.name.startswith(site_db.name)]
+    assert files
+    for path in files:  # ...and are nowhere in the database file or its log
+        data = path.read_bytes()
+        for ip in (b"203.0.113.77", b"198.51.100.42", b"127.0.0.1"):
+            assert ip not in data, f"{ip!r} found in {path.name}"
