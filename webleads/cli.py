@@ -313,15 +313,17 @@ def _forward(db: str, args: list[str]) -> int:
     return int(answer.get("exit_code", 1))
 
 
-_PATH_OPTIONS = ("--out", "--data", "--db")
+_PATH_OPTIONS = ("--out", "--data", "--db", "--geoip", "--config")
+_FILE_COMMANDS = ("import", "backup", "restore")
 
 
 def _absolute_paths(args: list[str]) -> list[str]:
-    """Files named on the command line are resolved here, as the collector may run elsewhere."""
+    """Files named on the command line are resolved here: the collector's working folder differs."""
     out = []
     previous = ""
-    for arg in args:
-        if previous in _PATH_OPTIONS or (not arg.startswith("-") and os.path.exists(arg)):
+    for index, arg in enumerate(args):
+        if previous in _PATH_OPTIONS or (
+                index > 0 and args[0] in _FILE_COMMANDS and not arg.startswith("-") and os.path.exists(arg)):
             arg = os.path.abspath(arg)
         out.append(arg)
         previous = arg
