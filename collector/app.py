@@ -3,7 +3,6 @@ routes come from the analytics package."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
@@ -45,7 +44,7 @@ class Collector:
         self.rejections: dict[str, int] = {}
         from webleads.snippet import script
 
-        self.script = script()
+        self.script = script(settings.beacon_path, settings.pixel_path)
         self.script_etag = '"' + hashlib.sha256(self.script).hexdigest()[:16] + '"'
 
     def reject(self, exc: Rejected) -> None:
@@ -70,11 +69,11 @@ class Collector:
                 check_time(ev.ts, now, self.settings.max_past_seconds, self.settings.max_future_seconds)
             rows.append(build_row(ev, site, ctx, now, salt, self.geo, extra_params))
         try:
-            future = self.store.submit(rows)
+            future = self.store.submit_async(rows)
         except (Overloaded, StoreClosed):
             raise Rejected(503, "overloaded", "the collector is busy; retry in a few seconds") from None
         try:
-            result = await asyncio.wrap_future(future)
+            result = await future
         except Exception:
             raise Rejected(503, "storage_error", "the event could not be stored; retry later") from None
         return result.stored

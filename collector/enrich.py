@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import itertools
 import logging
 import re
-import uuid
-from collections.abc import Iterable
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -42,7 +42,7 @@ def redact(text: str | None) -> str | None:
     return EMAIL.sub(REDACTED, text)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class CleanURL:
     url: str | None
     path: str | None
@@ -50,7 +50,8 @@ class CleanURL:
     params: dict[str, str]
 
 
-def clean_url(raw: str | None, allowed: Iterable[str] = ()) -> CleanURL:
+@lru_cache(maxsize=50_000)
+def clean_url(raw: str | None, allowed: tuple[str, ...] = ()) -> CleanURL:
     """Drop every query parameter but UTM, click ids and the allow-listed ones; keep hash routes."""
     if not raw:
         return CleanURL(None, None, None, {})
@@ -78,6 +79,15 @@ def clean_url(raw: str | None, allowed: Iterable[str] = ()) -> CleanURL:
     if fragment:
         url = f"{url}#{fragment}"
     return CleanURL(redact(url), path, host or None, params)
+
+
+# Ids the collector makes: "~" (never in a client id), a random per-process prefix, a counter.
+_ID_PREFIX = "~" + secrets.token_hex(6) + "-"
+_ids = itertools.count()
+
+
+def new_event_id() -> str:
+    return f"{_ID_PREFIX}{next(_ids):x}"
 
 
 def referrer_domain(host: str | None) -> str | None:
@@ -275,7 +285,7 @@ def build_row(ev: Incoming, site: SiteConfig, ctx: Context, now: datetime, salt:
     click_type = next((k for k in CLICK_IDS if params.get(k)), None)
     props = orjson.dumps(_redact_props(ev.props)).decode() if ev.props else None
     return (
-        ev.event_id or uuid.uuid4().hex, now, ev.ts or now, site.name, ev.type, redact(ev.name),
+        ev.event_id or new_event_id(), now, ev.ts or now, site.name, ev.type, redact(ev.name),
         visitor, kind, page.url, page.path, ref.url, referrer_domain(ref.host),
         params.get("utm_source"), params.get("utm_medium"), params.get("utm_campaign"),
         params.get("utm_term"), params.get("utm_content"), params.get("utm_id"),

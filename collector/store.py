@@ -8,7 +8,9 @@ connection from any thread.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import itertools
 import logging
 import threading
 import time
@@ -41,8 +43,12 @@ EVENT_SCHEMA = pa.schema(list(EVENT_COLUMNS))
 COLUMN_INDEX = {name: i for i, (name, _) in enumerate(EVENT_COLUMNS)}
 _ID = COLUMN_INDEX["event_id"]
 
-# How far back a retried event id is looked for on the live path (by arrival time).
+# Retried client-made event ids are recognised from memory on the live path: the ids of the last
+# two days (by arrival), at most RECENT_IDS_LIMIT of them. Imports and API events check all time.
 LIVE_DEDUPE_WINDOW = timedelta(days=2)
+RECENT_IDS_LIMIT = 1_000_000
+# Ids made by the collector start with this (no client id can: it is refused by validation).
+_SERVER_ID_PREFIX = "~"
 
 
 class Overloaded(Exception):
@@ -67,7 +73,8 @@ class WriteResult:
 class _Insert:
     rows: Sequence[tuple[Any, ...]]
     dedupe_all_time: bool
-    future: concurrent.futures.Future[WriteResult]
+    # Either a thread future (CLI, imports) or an asyncio future of the collector's event loop.
+    future: concurrent.futures.Future[WriteResult] | asyncio.Future[WriteResult]
 
 
 @dataclass
@@ -127,6 +134,8 @@ class Store:
         self.path = path
         self.conn = connect(path)
         self.applied_migrations = migrate(self.conn)
+        self._recent_ids: dict[str, None] = {}
+        self._load_recent_ids()
         self.queue_limit = queue_events
         self.batch_limit = batch_events
         self.on_commit: list[Callable[[duckdb.DuckDBPyConnection, pa.Table], None]] = []
@@ -148,15 +157,25 @@ class Store:
                ) -> concurrent.futures.Future[WriteResult]:
         """Queue rows (tuples in EVENT_COLUMNS order); the future resolves after COMMIT."""
         fut: concurrent.futures.Future[WriteResult] = concurrent.futures.Future()
+        self._enqueue(_Insert(rows, dedupe_all_time, fut))
+        return fut
+
+    def submit_async(self, rows: Sequence[tuple[Any, ...]]) -> asyncio.Future[WriteResult]:
+        """Queue rows from the event loop; the asyncio future resolves after COMMIT. The writer wakes
+        the loop once per batch, not once per request."""
+        fut: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Insert(rows, False, fut))
+        return fut
+
+    def _enqueue(self, item: _Insert) -> None:
         with self._cond:
             if self._closing:
                 raise StoreClosed()
-            if self._pending_events + len(rows) > self.queue_limit and self._pending_events > 0:
+            if self._pending_events + len(item.rows) > self.queue_limit and self._pending_events > 0:
                 raise Overloaded()
-            self._pending.append(_Insert(rows, dedupe_all_time, fut))
-            self._pending_events += len(rows)
+            self._pending.append(item)
+            self._pending_events += len(item.rows)
             self._cond.notify()
-        return fut
 
     def write(self, rows: Sequence[tuple[Any, ...]], dedupe_all_time: bool = False) -> WriteResult:
         return self.submit(rows, dedupe_all_time).result()
@@ -221,11 +240,9 @@ class Store:
             except BaseException as exc:  # noqa: BLE001 - every waiting request learns of it
                 log.exception("writing a batch of %d events failed", sum(len(i.rows) for i in work))
                 self._rollback_quietly()
-                for item in work:
-                    item.future.set_exception(exc)
+                _settle(work, [exc] * len(work))
             else:
-                for item, result in zip(work, results, strict=True):
-                    item.future.set_result(result)
+                _settle(work, results)
                 self._after_commit(table)
             finally:
                 with self._cond:
@@ -239,44 +256,66 @@ class Store:
 
     def _insert(self, work: list[_Insert]) -> tuple[list[WriteResult], pa.Table]:
         started = time.perf_counter()
-        ids = [row[_ID] for item in work for row in item.rows]
-        all_time = any(item.dedupe_all_time for item in work)
-        conn = self.conn
-        conn.execute("BEGIN")
-        conn.register("_batch_ids", pa.table({"event_id": pa.array(ids, pa.string())}))
-        try:
-            where = "" if all_time else "received_at >= $since AND "
-            params = {} if all_time else {"since": utcnow() - LIVE_DEDUPE_WINDOW}
-            seen = {r for (r,) in conn.execute(
-                f"SELECT event_id FROM event_log WHERE {where}"
-                "event_id IN (SELECT event_id FROM _batch_ids)", params).fetchall()}
-        finally:
-            conn.unregister("_batch_ids")
+        total = sum(len(item.rows) for item in work)
+        if any(item.dedupe_all_time for item in work):
+            seen = self._stored_ids([row[_ID] for item in work for row in item.rows])
+        else:
+            seen = set()
+        recent = self._recent_ids
         kept: list[tuple[Any, ...]] = []
         results = []
         for item in work:
             stored = 0
             for row in item.rows:
-                if row[_ID] in seen:
+                event_id = row[_ID]
+                if event_id in seen or event_id in recent:
                     continue
-                seen.add(row[_ID])
+                seen.add(event_id)
                 kept.append(row)
                 stored += 1
             results.append(WriteResult(stored, len(item.rows) - stored))
         table = rows_to_arrow(kept)
         if kept:
-            conn.register("_batch", table)
+            # One statement in autocommit mode: the INSERT is its own transaction (one WAL sync).
+            self.conn.register("_batch", table)
             try:
-                conn.execute("INSERT INTO event_log SELECT * FROM _batch")
+                self.conn.execute("INSERT INTO event_log SELECT * FROM _batch")
             finally:
-                conn.unregister("_batch")
-        conn.execute("COMMIT")
+                self.conn.unregister("_batch")
+        self._remember([row[_ID] for row in kept if not row[_ID].startswith(_SERVER_ID_PREFIX)])
         self.stats["batches"] += 1
         self.stats["events"] += len(kept)
-        self.stats["duplicates"] += len(ids) - len(kept)
-        self.stats["last_batch_events"] = len(ids)
+        self.stats["duplicates"] += total - len(kept)
+        self.stats["last_batch_events"] = total
         self.stats["last_commit_seconds"] = time.perf_counter() - started
         return results, table
+
+    def _stored_ids(self, ids: list[str]) -> set[str]:
+        """The ids among `ids` already in the table, over all time (imports, API events)."""
+        self.conn.register("_batch_ids", pa.table({"event_id": pa.array(ids, pa.string())}))
+        try:
+            return {r for (r,) in self.conn.execute(
+                "SELECT event_id FROM event_log WHERE event_id IN (SELECT event_id FROM _batch_ids)").fetchall()}
+        finally:
+            self.conn.unregister("_batch_ids")
+
+    def _load_recent_ids(self) -> None:
+        """Client-made ids of the last two days: a retried beacon is recognised without a query."""
+        since = utcnow() - LIVE_DEDUPE_WINDOW
+        rows = self.conn.execute(
+            "SELECT event_id FROM event_log WHERE received_at >= $since AND NOT starts_with(event_id, $p) "
+            "ORDER BY received_at DESC LIMIT $n", {"since": since, "p": _SERVER_ID_PREFIX,
+                                                   "n": RECENT_IDS_LIMIT}).fetchall()
+        self._recent_ids = dict.fromkeys(r for (r,) in reversed(rows))
+
+    def _remember(self, ids: list[str]) -> None:
+        recent = self._recent_ids
+        for event_id in ids:
+            recent[event_id] = None
+        overflow = len(recent) - RECENT_IDS_LIMIT
+        if overflow > 0:  # dicts keep insertion order: drop the oldest
+            for key in list(itertools.islice(recent, overflow)):
+                del recent[key]
 
     def _after_commit(self, table: pa.Table) -> None:
         for hook in self.on_commit:
@@ -300,6 +339,34 @@ class Store:
         except duckdb.Error:
             log.warning("checkpoint at close failed; the write-ahead log will be replayed at next open")
         self.conn.close()
+
+
+def _settle(work: list[_Insert], outcomes: Sequence[WriteResult | BaseException]) -> None:
+    """Resolve the futures of a batch: thread futures here, asyncio ones in one call per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[WriteResult], Any]]] = {}
+    for item, outcome in zip(work, outcomes, strict=True):
+        fut = item.future
+        if isinstance(fut, asyncio.Future):
+            by_loop.setdefault(fut.get_loop(), []).append((fut, outcome))
+        elif isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
+    for loop, pairs in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_in_loop, pairs)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+
+def _settle_in_loop(pairs: list[tuple[asyncio.Future[WriteResult], Any]]) -> None:
+    for fut, outcome in pairs:
+        if fut.done():
+            continue
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
 
 
 def rows_to_arrow(rows: Iterable[tuple[Any, ...]]) -> pa.Table:

@@ -16,9 +16,10 @@ from test_ingest import make_mmdb
 from webleads.collector.store import Store
 
 
-async def pixel_load(url: str, count: int, concurrency: int, stop_after: float | None = None) -> set[str]:
-    """Send `count` pixel events named n0..n{count-1}; return the names answered 200."""
-    acked: set[str] = set()
+async def pixel_load(url: str, count: int, concurrency: int, stop_after: float | None = None,
+                     acked: set[str] | None = None) -> set[str]:
+    """Send `count` pixel events named n0..n{count-1}; return (and fill) the names answered 200."""
+    acked = set() if acked is None else acked
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(count):
         queue.put_nowait(i)
@@ -48,9 +49,14 @@ def stored_names(db: Path) -> set[str]:
 
 
 def test_kill_9_under_load_loses_no_acknowledged_event(server: Server) -> None:
+    acked_so_far: set[str] = set()
+
     async def scenario() -> set[str]:
-        load = asyncio.create_task(pixel_load(server.url, 20_000, 40, stop_after=20))
-        await asyncio.sleep(1.5)
+        load = asyncio.create_task(pixel_load(server.url, 20_000, 40, stop_after=30, acked=acked_so_far))
+        for _ in range(200):  # kill in the middle of the load, whatever the machine's speed
+            await asyncio.sleep(0.05)
+            if len(acked_so_far) >= 300:
+                break
         assert server.proc is not None
         server.proc.send_signal(signal.SIGKILL)
         return await load
@@ -64,9 +70,14 @@ def test_kill_9_under_load_loses_no_acknowledged_event(server: Server) -> None:
 
 
 def test_sigterm_drains_requests_in_flight(server: Server) -> None:
+    acked_so_far: set[str] = set()
+
     async def scenario() -> set[str]:
-        load = asyncio.create_task(pixel_load(server.url, 3000, 40))
-        await asyncio.sleep(0.8)
+        load = asyncio.create_task(pixel_load(server.url, 3000, 40, acked=acked_so_far))
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if len(acked_so_far) >= 100:
+                break
         assert server.proc is not None
         server.proc.send_signal(signal.SIGTERM)
         return await load
