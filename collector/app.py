@@ -19,9 +19,10 @@ from starlette.routing import BaseRoute, Route
 
 from . import pages
 from .enrich import Context, Geo, build_row, client_ip
+from .housekeeping import background
 from .registry import Registry, embed_tag
 from .settings import Settings
-from .store import Overloaded, Store, StoreClosed, utcnow
+from .store import COLUMN_INDEX, Overloaded, Store, StoreClosed, utcnow
 from .validate import Incoming, Rejected, bad, check_time, validate_event
 
 log = logging.getLogger("webleads.collector")
@@ -30,6 +31,7 @@ GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01
        b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 assert len(GIF) == 43
 NO_STORE = {"Cache-Control": "no-store, max-age=0"}
+IS_BOT = COLUMN_INDEX["is_bot"]
 
 
 class Collector:
@@ -42,6 +44,7 @@ class Collector:
         self.geo = Geo(settings.geoip or None)
         self.trusted = settings.trusted_networks()
         self.rejections: dict[str, int] = {}
+        self.bots_flagged = 0
         from webleads.snippet import script
 
         self.script = script(settings.beacon_path, settings.pixel_path)
@@ -67,7 +70,9 @@ class Collector:
                                f"origin {allowed_origin} is not among the origins of site '{site.name}'")
             if live and ev.ts is not None:
                 check_time(ev.ts, now, self.settings.max_past_seconds, self.settings.max_future_seconds)
-            rows.append(build_row(ev, site, ctx, now, salt, self.geo, extra_params))
+            row = build_row(ev, site, ctx, now, salt, self.geo, extra_params)
+            self.bots_flagged += row[IS_BOT]
+            rows.append(row)
         try:
             future = self.store.submit_async(rows)
         except (Overloaded, StoreClosed):
@@ -237,9 +242,10 @@ def extra_routes() -> list[BaseRoute]:
         from webleads.analytics.api import routes as api_routes
 
         routes += api_routes()
+    from .housekeeping import routes as housekeeping_routes
     from .remote import routes as remote_routes
 
-    routes += remote_routes()
+    routes += remote_routes() + housekeeping_routes()
     return routes
 
 
@@ -261,7 +267,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         if started:
             started(collector)
         try:
-            yield
+            async with background(collector):
+                yield
         finally:
             stopping = getattr(app.state, "on_stopping", None)
             if stopping:

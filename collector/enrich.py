@@ -253,6 +253,8 @@ class SiteConfig:
     name: str
     origins: tuple[str, ...]
     allowed_params: tuple[str, ...] = ()
+    consent: str = "optional"  # or "required": the snippet sends nothing before consent
+    retention_months: int | None = None  # None: the collector's default
 
 
 @dataclass(slots=True)

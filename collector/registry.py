@@ -46,11 +46,13 @@ class Registry:
         self.reload()
 
     def reload(self) -> None:
-        rows = self.store.query("SELECT name, origins, allowed_params FROM sites ORDER BY name")
-        self.sites = {r["name"]: SiteConfig(r["name"], tuple(r["origins"]), tuple(r["allowed_params"]))
-                      for r in rows}
+        rows = self.store.query("SELECT name, origins, allowed_params, consent, retention_months FROM sites "
+                                "ORDER BY name")
+        self.sites = {r["name"]: SiteConfig(r["name"], tuple(r["origins"]), tuple(r["allowed_params"]),
+                                            r["consent"], r["retention_months"]) for r in rows}
 
-    def add_site(self, name: str, origins: list[str], allowed_params: list[str] | None = None) -> SiteConfig:
+    def add_site(self, name: str, origins: list[str], allowed_params: list[str] | None = None,
+                 consent: str = "optional", retention_months: int | None = None) -> SiteConfig:
         if not SITE_NAME.match(name):
             raise RegistryError(f"site name {name!r}: use lowercase letters, digits, '.', '_' or '-' "
                                 "(for example: ecloserie)")
@@ -62,14 +64,30 @@ class Registry:
             if not _PARAM.match(p):
                 raise RegistryError(f"query parameter {p!r} is not a plain parameter name")
 
+        _check_site_options(consent, retention_months)
+
         def insert(conn: duckdb.DuckDBPyConnection) -> None:
             exists = conn.execute("SELECT 1 FROM sites WHERE name = $n", {"n": name}).fetchone()
             if exists:
                 raise RegistryError(f"site {name!r} exists already; `webleads snippet {name}` prints its tag")
-            conn.execute("INSERT INTO sites VALUES ($n, $o, $p, NULL, $t)",
-                         {"n": name, "o": clean, "p": params, "t": utcnow()})
+            conn.execute("INSERT INTO sites (name, origins, allowed_params, retention_months, created_at, consent) "
+                         "VALUES ($n, $o, $p, $r, $t, $c)",
+                         {"n": name, "o": clean, "p": params, "r": retention_months, "t": utcnow(), "c": consent})
 
         self.store.run_write(insert)
+        self.reload()
+        return self.sites[name]
+
+    def update_site(self, name: str, consent: str | None = None, retention_months: int | None = None) -> SiteConfig:
+        if name not in self.sites:
+            raise RegistryError(f"no site named {name!r}; add it with: webleads site add {name} --origin https://...")
+        current = self.sites[name]
+        consent = consent or current.consent
+        retention = retention_months if retention_months is not None else current.retention_months
+        _check_site_options(consent, retention)
+        self.store.run_write(lambda conn: conn.execute(
+            "UPDATE sites SET consent = $c, retention_months = $r WHERE name = $n",
+            {"c": consent, "r": retention, "n": name}))
         self.reload()
         return self.sites[name]
 
@@ -88,6 +106,14 @@ class Registry:
                 salt = self.store.run_write(lambda conn: _rotate_salt(conn, day))
                 self._salts = {day: salt}
         return salt
+
+
+def _check_site_options(consent: str, retention_months: int | None) -> None:
+    if consent not in ("optional", "required"):
+        raise RegistryError(f"consent {consent!r}: use 'optional' (measure without consent, link days after it) "
+                            "or 'required' (nothing before consent)")
+    if retention_months is not None and not 1 <= retention_months <= 120:
+        raise RegistryError(f"retention of {retention_months} months: give a number from 1 to 120 (CNIL: 25)")
 
 
 def _rotate_salt(conn: duckdb.DuckDBPyConnection, day: date) -> bytes:
@@ -123,5 +149,6 @@ def check_token(store: Store, token: str | None) -> bool:
     return bool(rows)
 
 
-def embed_tag(base_url: str, script_path: str, site: str) -> str:
-    return f'<script async src="{base_url}{script_path}" data-site="{site}"></script>'
+def embed_tag(base_url: str, script_path: str, site: str, consent: str = "optional") -> str:
+    extra = ' data-consent="required"' if consent == "required" else ""
+    return f'<script async src="{base_url}{script_path}" data-site="{site}"{extra}></script>'

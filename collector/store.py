@@ -144,7 +144,7 @@ class Store:
         self._pending_events = 0
         self._closing = False
         self.stats = {"batches": 0, "events": 0, "duplicates": 0, "last_batch_events": 0,
-                      "last_commit_seconds": 0.0}
+                      "last_commit_seconds": 0.0, "commit_seconds_total": 0.0}
         self._thread = threading.Thread(target=self._run, name="webleads-writer", daemon=True)
         self._thread.start()
 
@@ -287,7 +287,8 @@ class Store:
         self.stats["events"] += len(kept)
         self.stats["duplicates"] += total - len(kept)
         self.stats["last_batch_events"] = total
-        self.stats["last_commit_seconds"] = time.perf_counter() - started
+        self.stats["last_commit_seconds"] = elapsed = time.perf_counter() - started
+        self.stats["commit_seconds_total"] += elapsed
         return results, table
 
     def _stored_ids(self, ids: list[str]) -> set[str]:

@@ -182,18 +182,40 @@ def site() -> None:
               help="An address the site's pages are served from, e.g. https://www.example.org; repeatable.")
 @click.option("--allow-param", "allowed_params", multiple=True,
               help="A query parameter kept in stored URLs besides UTM and click ids; repeatable.")
+@click.option("--consent", type=click.Choice(["optional", "required"]), default="optional", show_default=True,
+              help="'required': the snippet sends nothing before consent (README: privacy tiers).")
+@click.option("--retention-months", type=int, default=None, help="Keep this site's events N months [25].")
 @click.option("--collector", "collector_url", default=None, help="The collector's public address for the tag.")
 @db_option
-def site_add(env: Env, name: str, origins: tuple[str, ...], allowed_params: tuple[str, ...],
-             collector_url: str | None) -> None:
+def site_add(env: Env, name: str, origins: tuple[str, ...], allowed_params: tuple[str, ...], consent: str,
+             retention_months: int | None, collector_url: str | None) -> None:
     """Register site NAME and print its embed tag."""
     try:
-        added = env.registry.add_site(name, list(origins), list(allowed_params))
+        added = env.registry.add_site(name, list(origins), list(allowed_params), consent, retention_months)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     env.echo(f"Site '{added.name}' added (origins: {', '.join(added.origins)}).")
     env.echo("Paste this tag in the <head> of every page:")
-    env.echo(embed_tag(_collector_url(env, collector_url), env.settings.script_path, added.name))
+    env.echo(embed_tag(_collector_url(env, collector_url), env.settings.script_path, added.name, added.consent))
+
+
+@site.command("set")
+@click.argument("name")
+@click.option("--consent", type=click.Choice(["optional", "required"]), default=None,
+              help="'required': the snippet sends nothing before consent.")
+@click.option("--retention-months", type=int, default=None, help="Keep this site's events N months.")
+@db_option
+def site_set(env: Env, name: str, consent: str | None, retention_months: int | None) -> None:
+    """Change a site's consent mode or retention period."""
+    try:
+        updated = env.registry.update_site(name, consent, retention_months)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    months = updated.retention_months or env.settings.retention_months
+    env.echo(f"Site '{name}': consent {updated.consent}, retention {months} months.")
+    if consent:
+        env.echo("Update the tag on the site's pages:")
+        env.echo(embed_tag(env.settings.base_url, env.settings.script_path, name, updated.consent))
 
 
 @site.command("list")
@@ -218,7 +240,9 @@ def snippet(env: Env, name: str, collector_url: str | None) -> None:
         known = ", ".join(env.registry.sites) or "none yet"
         raise click.ClickException(f"no site named {name!r} (registered: {known}); "
                                    f"add it with: webleads site add {name} --origin https://...")
-    env.echo(embed_tag(_collector_url(env, collector_url), env.settings.script_path, name))
+    site_config = env.registry.get(name)
+    env.echo(embed_tag(_collector_url(env, collector_url), env.settings.script_path, name,
+                       site_config.consent if site_config else "optional"))
 
 
 def _collector_url(env: Env, given: str | None) -> str:
@@ -244,14 +268,13 @@ def token_create(env: Env, name: str) -> None:
 
 def _register_extensions() -> None:
     from webleads.analytics import cli as analytics_cli
+    from webleads.collector import cli_ops
 
+    cli_ops.register(cli)
     analytics_cli.register(cli)
 
 
-try:
-    _register_extensions()
-except ImportError as _exc:  # pragma: no cover - analytics not installed in a partial checkout
-    logging.getLogger("webleads").debug("analytics commands unavailable: %s", _exc)
+_register_extensions()
 
 
 # --- running: here, or inside the collector ----------------------------------------------------
@@ -260,8 +283,8 @@ def run_in_collector(collector: Any, argv: list[str], tty: bool) -> tuple[int, s
     out, err = io.StringIO(), io.StringIO()
     env = Env(collector.store.path, out=out, err=err, tty=tty, collector=collector)
     try:
-        cli.main(args=argv, prog_name="webleads", standalone_mode=False, obj=env)
-        code = 0
+        result = cli.main(args=argv, prog_name="webleads", standalone_mode=False, obj=env)
+        code = result if isinstance(result, int) else 0  # click returns Exit's code here
     except click.ClickException as exc:
         err.write(f"Error: {exc.format_message()}\n")
         code = exc.exit_code
@@ -280,7 +303,9 @@ def run_in_collector(collector: Any, argv: list[str], tty: bool) -> tuple[int, s
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="webleads", standalone_mode=False)
+        result = cli.main(args=args, prog_name="webleads", standalone_mode=False)
+        if isinstance(result, int) and result:  # click returns Exit's code when not standalone
+            sys.exit(result)
     except RunRemotely as exc:
         sys.exit(_forward(exc.db, args))
     except click.ClickException as exc:

@@ -1,0 +1,199 @@
+"""Operations commands: purge, backup, restore, privacy-notice, doctor (added to `webleads`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from . import ops
+from .enrich import Geo
+from .privacy import NoticeFacts, geo_precision, notice
+from .remote import read_serve_file
+from .settings import SettingsError, load_settings
+from .store import utcnow
+
+
+def register(group: click.Group) -> None:
+    from webleads.cli import Env, db_option
+
+    @group.command()
+    @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+    @db_option
+    def purge(env: Env, dry_run: bool) -> None:
+        """Remove events older than each site's retention period (default 25 months)."""
+        counts = ops.purge(env.store, env.settings.retention_months, dry_run=dry_run)
+        verb = "would remove" if dry_run else "removed"
+        if not counts:
+            env.echo("Nothing to purge: no event is older than its site's retention period.")
+        for site, n in counts.items():
+            env.echo(f"{site}: {verb} {n} event(s)")
+
+    @group.command()
+    @click.argument("dest")
+    @db_option
+    def backup(env: Env, dest: str) -> None:
+        """Copy the database to a new file DEST, consistently, even while the collector runs."""
+        try:
+            count = ops.backup(env.store, dest)
+        except (FileExistsError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+        env.echo(f"Backup written to {Path(dest).resolve()} ({count} events). "
+                 f"Restore it with: webleads restore {dest} --db {env.db}")
+
+    @group.command()
+    @click.argument("backup_file")
+    @click.option("--db", "db_path", envvar="WEBLEADS_DB", default="webleads.duckdb", show_default=True,
+                  help="The DuckDB file to replace.")
+    def restore(backup_file: str, db_path: str) -> None:
+        """Put BACKUP_FILE in place of the database (stop the collector first)."""
+        if read_serve_file(db_path) is not None and _locked(db_path):
+            raise click.ClickException(f"a collector is running on {db_path}: stop it (systemctl stop webleads, "
+                                       "or Ctrl+C), restore, then start it again")
+        try:
+            count, kept = ops.restore(backup_file, db_path)
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - duckdb errors: not a backup, or the file is held
+            raise click.ClickException(f"cannot restore from {backup_file}: {exc}") from None
+        click.echo(f"Restored {count} events into {db_path}.")
+        if kept:
+            click.echo(f"The previous file is kept as {kept}.")
+
+    @group.command("privacy-notice")
+    @click.option("--site", "site_name", required=True, help="The registered site.")
+    @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+    @db_option
+    def privacy_notice(env: Env, site_name: str, lang: str) -> None:
+        """Print the paragraph for the site's privacy policy, from its real configuration."""
+        site = env.registry.get(site_name)
+        if site is None:
+            raise click.ClickException(f"no site named {site_name!r} (registered: "
+                                       f"{', '.join(env.registry.sites) or 'none yet'})")
+        settings = env.settings
+        geo = env.collector.geo if env.collector else Geo(settings.geoip or None)
+        facts = NoticeFacts(site=site.name, origins=site.origins, consent_required=site.consent == "required",
+                            retention_months=site.retention_months or settings.retention_months,
+                            geo_precision=geo_precision(geo), allowed_params=site.allowed_params,
+                            opt_out_url=f"{settings.base_url}/opt-out?site={site.name}")
+        env.echo(notice(facts, lang))
+
+    @group.command()
+    @click.option("--offline", is_flag=True, help="Do not look the sites' host names up in the DNS.")
+    @db_option
+    def doctor(env: Env, offline: bool) -> None:
+        """Check the configuration, the database, GeoIP, the sites and the clock; say what is wrong."""
+        problems = 0
+        for check in _checks(env, offline):
+            mark = "ok " if check.ok else ("warn" if check.warning else "FAIL")
+            env.echo(f"[{mark}] {check.what}")
+            if check.advice and not check.ok:
+                env.echo(f"       -> {check.advice}")
+            problems += not check.ok and not check.warning
+        env.echo("All checks passed." if not problems else f"{problems} problem(s) found.")
+        if problems:
+            raise click.exceptions.Exit(1)
+
+
+def _locked(db: str) -> bool:
+    import duckdb
+
+    try:
+        duckdb.connect(db).close()
+    except duckdb.IOException:
+        return True
+    return False
+
+
+def _checks(env: Any, offline: bool) -> list[ops.Check]:
+    checks: list[ops.Check] = []
+    # 1. configuration (when the collector runs, its own settings are the ones in force)
+    settings = None
+    if env.collector is not None:
+        settings = env.collector.settings
+        checks.append(ops.Check(True, "configuration: the running collector's settings"))
+    else:
+        try:
+            settings = load_settings({"db": env.db})
+            checks.append(ops.Check(True, "configuration loads"))
+        except SettingsError as exc:
+            advice = ("download a GeoLite2 or DB-IP Lite .mmdb file and point WEBLEADS_GEOIP (or geoip in the "
+                      "config file) at it, or unset it to run without geolocation") if "geoip" in str(exc) else \
+                "fix that value in the environment (WEBLEADS_*) or the config file"
+            checks.append(ops.Check(False, f"configuration: {exc}", advice))
+            settings = load_settings({"db": env.db, "geoip": ""},
+                                     environ={k: v for k, v in os.environ.items() if k != "WEBLEADS_GEOIP"})
+    # 2. database
+    store = env.store
+    applied = store.query("SELECT count(*) AS n, max(version) AS v FROM schema_migrations")[0]
+    events = store.query("SELECT count(*) AS n, max(received_at) AS last FROM event_log")[0]
+    size = Path(store.path).stat().st_size if Path(store.path).exists() else 0
+    checks.append(ops.Check(True, f"database {store.path}: schema version {applied['v']}, {events['n']} events, "
+                                  f"{size / 1e6:.1f} MB"))
+    info = read_serve_file(store.path)
+    if env.collector is not None:
+        checks.append(ops.Check(True, f"collector running (pid {os.getpid()})"))
+    elif info is None:
+        checks.append(ops.Check(False, "no collector is running on this database",
+                                "start it: webleads serve (or systemctl start webleads)", warning=True))
+    # 3. GeoIP
+    geo = env.collector.geo if env.collector is not None else None
+    if settings.geoip:
+        try:
+            geo = geo or Geo(settings.geoip)
+            kind = geo_precision(geo)
+            checks.append(ops.Check(True, f"GeoIP database {settings.geoip} ({kind} precision)"))
+        except Exception as exc:  # noqa: BLE001 - maxminddb's errors for a broken file
+            checks.append(ops.Check(False, f"GeoIP file {settings.geoip} cannot be read: {exc}",
+                                    "download a fresh .mmdb file (GeoLite2-City or dbip-city-lite)"))
+    elif not any("geoip" in c.what for c in checks):
+        checks.append(ops.Check(False, "no GeoIP database: country, region and city stay empty",
+                                "optional: set WEBLEADS_GEOIP to a GeoLite2 or DB-IP Lite .mmdb file", warning=True))
+    # 4. sites and their origins
+    sites = env.registry.sites
+    if not sites:
+        checks.append(ops.Check(False, "no site registered: nothing can be collected",
+                                "webleads site add NAME --origin https://www.example.org"))
+    for site in sites.values():
+        unresolved = [] if offline else [o for o in site.origins if not _resolves(o)]
+        if unresolved:
+            checks.append(ops.Check(False, f"site {site.name}: origin(s) {', '.join(unresolved)} cannot be found "
+                                           "in the DNS", "check the spelling of the origins (webleads site list); "
+                                           "beacons are accepted only from the exact origins listed", warning=True))
+        else:
+            checks.append(ops.Check(True, f"site {site.name}: {len(site.origins)} origin(s) "
+                                          f"({', '.join(site.origins)}), consent {site.consent}"))
+    if not store.query("SELECT 1 AS x FROM api_tokens LIMIT 1"):
+        checks.append(ops.Check(False, "no API token: the dashboard and the API cannot be opened",
+                                "webleads token create", warning=True))
+    # 5. clock
+    now = utcnow()
+    last = events["last"]
+    if last is not None and last > now + timedelta(minutes=5):
+        checks.append(ops.Check(False, f"clock: the newest event was received at {last:%Y-%m-%d %H:%M} UTC, after "
+                                       f"this machine's time ({now:%Y-%m-%d %H:%M} UTC)",
+                                "the clock went backwards: enable time sync (timedatectl set-ntp true)"))
+    elif now.year < 2025:
+        checks.append(ops.Check(False, f"clock: this machine says {now:%Y-%m-%d} UTC",
+                                "the clock is not set: enable time sync (timedatectl set-ntp true)"))
+    else:
+        checks.append(ops.Check(True, f"clock: {now:%Y-%m-%d %H:%M:%S} UTC"))
+    return checks
+
+
+def _resolves(origin: str) -> bool:
+    host = urlsplit(origin).hostname or ""
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(3)
+    try:
+        socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    finally:
+        socket.setdefaulttimeout(old)
+    return True

@@ -1,0 +1,154 @@
+"""What the running collector does besides answering: /metrics, /opt-out, the daily purge and a
+periodic summary of rejections (one log line per reason, with counts, never one line per hit)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from . import ops
+from .registry import check_token
+
+log = logging.getLogger("webleads.collector")
+
+PURGE_EVERY = 24 * 3600
+SUMMARY_EVERY = 60
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format. Open to loopback clients; others need an API token."""
+    c = request.app.state.collector
+    peer = request.client.host if request.client else None
+    auth = request.headers.get("authorization", "")
+    token = auth[7:] if auth.lower().startswith("bearer ") else None
+    if not _is_loopback(peer) and not await run_in_threadpool(check_token, c.store, token):
+        return PlainTextResponse("metrics need a Bearer token (webleads token create) from a non-local address\n",
+                                 status_code=401)
+    stats = c.store.stats
+    db = Path(c.store.path)
+    size = sum(p.stat().st_size for p in (db, Path(str(db) + ".wal")) if p.exists())
+    lines = [
+        "# HELP webleads_events_accepted_total Events committed to the database.",
+        "# TYPE webleads_events_accepted_total counter",
+        f"webleads_events_accepted_total {stats['events']}",
+        "# HELP webleads_events_duplicate_total Events acknowledged but not stored again (known event id).",
+        "# TYPE webleads_events_duplicate_total counter",
+        f"webleads_events_duplicate_total {stats['duplicates']}",
+        "# HELP webleads_events_rejected_total Requests refused, by reason.",
+        "# TYPE webleads_events_rejected_total counter",
+        *[f'webleads_events_rejected_total{{reason="{reason}"}} {n}' for reason, n in sorted(c.rejections.items())],
+        "# HELP webleads_bots_flagged_total Events flagged as bots (stored, excluded from reports).",
+        "# TYPE webleads_bots_flagged_total counter",
+        f"webleads_bots_flagged_total {c.bots_flagged}",
+        "# HELP webleads_queue_depth Events waiting for the writer.",
+        "# TYPE webleads_queue_depth gauge",
+        f"webleads_queue_depth {c.store.queue_depth}",
+        "# HELP webleads_commit_batches_total Transactions written by the writer (group commits).",
+        "# TYPE webleads_commit_batches_total counter",
+        f"webleads_commit_batches_total {stats['batches']}",
+        "# HELP webleads_commit_seconds_total Time spent writing batches.",
+        "# TYPE webleads_commit_seconds_total counter",
+        f"webleads_commit_seconds_total {stats['commit_seconds_total']:.6f}",
+        "# HELP webleads_last_commit_batch_events Events in the last batch written.",
+        "# TYPE webleads_last_commit_batch_events gauge",
+        f"webleads_last_commit_batch_events {stats['last_batch_events']}",
+        "# HELP webleads_last_commit_seconds Duration of the last batch write.",
+        "# TYPE webleads_last_commit_seconds gauge",
+        f"webleads_last_commit_seconds {stats['last_commit_seconds']:.6f}",
+        "# HELP webleads_database_bytes Size of the DuckDB file and its write-ahead log.",
+        "# TYPE webleads_database_bytes gauge",
+        f"webleads_database_bytes {size}",
+    ]
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+OPT_OUT_FLAG = "webleads_ignore"
+
+
+async def opt_out(request: Request) -> Response:
+    """A page for the site's own staff: links that switch counting off (or on) in this browser.
+
+    The flag lives in the site's own storage, which this page (on the collector's address) cannot
+    write: each link opens the site with `#webleads-opt-out` or `#webleads-opt-in`, and the snippet
+    sets or removes the flag, then cleans the address."""
+    c = request.app.state.collector
+    name = request.query_params.get("site", "")
+    sites = [c.registry.get(name)] if c.registry.get(name) else list(c.registry.sites.values())
+    items = "".join(
+        f'<li><strong>{escape(s.name)}</strong> : ' + " · ".join(
+            f'<a href="{escape(o)}/#webleads-opt-out">ne plus compter ce navigateur sur {escape(o)}</a> '
+            f'(<a href="{escape(o)}/#webleads-opt-in">compter à nouveau</a>)' for o in s.origins) + "</li>"
+        for s in sites)
+    html = f"""<!doctype html><html lang="fr"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>Ne pas être compté</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem}}</style></head>
+<body><h1>Ne pas être compté dans les statistiques</h1>
+<p>Pour l'équipe et pour toute personne qui le souhaite : ouvrez le lien de votre site dans <em>ce</em>
+navigateur. Vos visites ne seront plus mesurées dans ce navigateur (un réglage est enregistré sur le site
+lui-même ; à refaire sur chaque navigateur et après avoir effacé les données du site).</p>
+<ul>{items or "<li>Aucun site enregistré.</li>"}</ul>
+<p lang="en"><small>Opt out: open your site's link above in this browser; visits from it are no longer
+counted.</small></p></body></html>"""
+    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Content-Security-Policy":
+                                       "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"})
+
+
+def routes() -> list[BaseRoute]:
+    return [Route("/metrics", metrics, methods=["GET"]), Route("/opt-out", opt_out, methods=["GET"])]
+
+
+async def _every(seconds: float, first: float, job: Any) -> None:
+    await asyncio.sleep(first)
+    while True:
+        try:
+            await job()
+        except Exception:  # a housekeeping failure is logged, and retried next round
+            log.exception("housekeeping job %s failed", getattr(job, "__name__", job))
+        await asyncio.sleep(seconds)
+
+
+@contextlib.asynccontextmanager
+async def background(collector: Any) -> Any:
+    """Runs the daily purge (first one a minute after start) and the rejection summary."""
+    last_seen: dict[str, int] = {}
+
+    async def purge_job() -> None:
+        counts = await run_in_threadpool(ops.purge, collector.store, collector.settings.retention_months)
+        if counts:
+            log.info("retention purge removed %s", ", ".join(f"{s}: {n} events" for s, n in counts.items()))
+
+    async def summary_job() -> None:
+        for reason, n in sorted(collector.rejections.items()):
+            new = n - last_seen.get(reason, 0)
+            if new:
+                log.warning("rejected %d request(s) in the last minute: %s", new, reason)
+            last_seen[reason] = n
+
+    tasks = [asyncio.create_task(_every(PURGE_EVERY, 60, purge_job)),
+             asyncio.create_task(_every(SUMMARY_EVERY, SUMMARY_EVERY, summary_job))]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await summary_job()

@@ -1,0 +1,130 @@
+"""Operations: retention purge, consistent backups and restores, and `webleads doctor` checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from .store import Store, utcnow
+
+PURGE_CHUNK = 50_000
+
+
+def months_ago(now: datetime, months: int) -> datetime:
+    """The same instant `months` calendar months earlier (clamped to the month's last day)."""
+    year, month = divmod(now.year * 12 + now.month - 1 - months, 12)
+    month += 1
+    for day in (now.day, 30, 29, 28):
+        try:
+            return now.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def retention_cutoffs(store: Store, default_months: int, now: datetime) -> dict[str, datetime]:
+    """Per site: events before this instant are past the retention period."""
+    rows = store.query("SELECT name, retention_months FROM sites")
+    cutoffs = {r["name"]: months_ago(now, r["retention_months"] or default_months) for r in rows}
+    # events of sites no longer registered still age out, with the default period
+    for r in store.query("SELECT DISTINCT site FROM event_log"):
+        cutoffs.setdefault(r["site"], months_ago(now, default_months))
+    return cutoffs
+
+
+def purge(store: Store, default_months: int, now: datetime | None = None, dry_run: bool = False) -> dict[str, int]:
+    """Delete events older than each site's retention period; returns the count per site.
+
+    Deletes go through the writer in chunks of PURGE_CHUNK rows, each its own short transaction,
+    so ingest waits at most one chunk. Nothing younger than the cutoff is touched."""
+    now = now or utcnow()
+    counts: dict[str, int] = {}
+    for site, cutoff in sorted(retention_cutoffs(store, default_months, now).items()):
+        n = store.query("SELECT count(*) AS n FROM event_log WHERE site = $s AND ts < $t",
+                        {"s": site, "t": cutoff})[0]["n"]
+        if n:
+            counts[site] = n
+        if dry_run or not n:
+            continue
+        while True:
+            deleted = store.run_write(lambda conn, s=site, t=cutoff: _delete_chunk(conn, s, t))
+            if deleted < PURGE_CHUNK:
+                break
+    return counts
+
+
+def _delete_chunk(conn: duckdb.DuckDBPyConnection, site: str, cutoff: datetime) -> int:
+    row = conn.execute(
+        "DELETE FROM event_log WHERE rowid IN (SELECT rowid FROM event_log WHERE site = $s AND ts < $t LIMIT $n)",
+        {"s": site, "t": cutoff, "n": PURGE_CHUNK}).fetchone()
+    return int(row[0]) if row else 0
+
+
+# --- backups -----------------------------------------------------------------------------------
+def backup(store: Store, dest: str) -> int:
+    """Copy the whole database to a new DuckDB file `dest`, as one consistent snapshot.
+
+    Runs on a reading cursor: DuckDB's snapshot isolation gives a consistent copy while the writer
+    keeps committing. Returns the number of events in the copy."""
+    target = Path(dest).resolve()
+    if target.exists():
+        raise FileExistsError(f"{target} exists already; give a new file name (backups never overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    alias = f"backup_{os.getpid()}_{int(time.time() * 1000)}"
+    cur = store.cursor()
+    try:
+        source = cur.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        cur.execute(f"ATTACH '{_quote(str(target))}' AS {alias}")
+        try:
+            cur.execute(f"COPY FROM DATABASE {source} TO {alias}")
+            count = cur.execute(f"SELECT count(*) FROM {alias}.event_log").fetchone()[0]  # type: ignore[index]
+        finally:
+            cur.execute(f"DETACH {alias}")
+    except Exception:
+        target.unlink(missing_ok=True)
+        Path(str(target) + ".wal").unlink(missing_ok=True)
+        raise
+    finally:
+        cur.close()
+    return int(count)
+
+
+def restore(backup_file: str, db: str) -> tuple[int, str | None]:
+    """Put a backup in place of `db` (the collector must be stopped). The current file, if any, is
+    kept beside it as `<db>.before-restore-<time>`. Returns (events, path of the kept file)."""
+    source = Path(backup_file).resolve()
+    if not source.is_file():
+        raise FileNotFoundError(f"no backup at {source}")
+    with duckdb.connect(str(source), read_only=True) as conn:
+        count = conn.execute("SELECT count(*) FROM event_log").fetchone()[0]  # type: ignore[index]
+    target = Path(db).resolve()
+    kept = None
+    if target.exists():
+        with duckdb.connect(str(target)):  # fails fast if a collector holds it
+            pass
+        kept = f"{target}.before-restore-{utcnow():%Y%m%d%H%M%S}"
+        target.rename(kept)
+        wal = Path(str(target) + ".wal")
+        if wal.exists():
+            wal.rename(kept + ".wal")
+    shutil.copyfile(source, target)
+    return int(count), kept
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+# --- doctor ------------------------------------------------------------------------------------
+@dataclass
+class Check:
+    ok: bool
+    what: str
+    advice: str = ""
+    warning: bool = False
