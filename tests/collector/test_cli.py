@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import httpx
+
 from conftest import ORIGIN, Server, webleads
 
 

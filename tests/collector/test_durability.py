@@ -10,10 +10,11 @@ from pathlib import Path
 
 import duckdb
 import httpx
-from conftest import ORIGIN, Server, webleads
-from test_ingest import make_mmdb
 
 from webleads.collector.store import Store
+
+from conftest import ORIGIN, Server, webleads
+from test_ingest import make_mmdb
 
 
 async def pixel_load(url: str, count: int, concurrency: int, stop_after: float | None = None,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from conftest import ORIGIN, Server, webleads
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import duckdb
 import httpx
-from conftest import ORIGIN, Server, webleads
-from test_durability import pixel_load
-from test_ingest import CHROME, make_mmdb
 
 from webleads.collector import ops
 from webleads.collector.registry import Registry
 from webleads.collector.store import EVENT_COLUMNS, Store
+
+from conftest import ORIGIN, Server, webleads
+from test_durability import pixel_load
+from test_ingest import CHROME, make_mmdb
 
 
 def row(event_id: str, ts: datetime, site: str = "ecloserie") -> tuple[object, ...]:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ORIGIN, Server, free_port, webleads
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from conftest import ORIGIN, Server, free_port, webleads
 
 PAGE = "https://www.ecloserie.test/"
 NOW_MS = int(time.time() * 1000)
