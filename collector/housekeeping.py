@@ -86,15 +86,15 @@ async def opt_out(request: Request) -> Response:
     """A page for the site's own staff: links that switch counting off (or on) in this browser.
 
     The flag lives in the site's own storage, which this page (on the collector's address) cannot
-    write: each link opens the site with `#webleads-opt-out` or `#webleads-opt-in`, and the snippet
-    sets or removes the flag, then cleans the address."""
+    write: each link opens the site at `/#webleads_ignore`, and the snippet sets the flag there. To
+    be counted again, clear the site's data in the browser."""
     c = request.app.state.collector
     name = request.query_params.get("site", "")
     sites = [c.registry.get(name)] if c.registry.get(name) else list(c.registry.sites.values())
     items = "".join(
         f'<li><strong>{escape(s.name)}</strong> : ' + " · ".join(
-            f'<a href="{escape(o)}/#webleads-opt-out">ne plus compter ce navigateur sur {escape(o)}</a> '
-            f'(<a href="{escape(o)}/#webleads-opt-in">compter à nouveau</a>)' for o in s.origins) + "</li>"
+            f'<a href="{escape(o)}/#{OPT_OUT_FLAG}">ne plus compter ce navigateur sur {escape(o)}</a>'
+            for o in s.origins) + "</li>"
         for s in sites)
     html = f"""<!doctype html><html lang="fr"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>Ne pas être compté</title>
@@ -102,7 +102,8 @@ async def opt_out(request: Request) -> Response:
 <body><h1>Ne pas être compté dans les statistiques</h1>
 <p>Pour l'équipe et pour toute personne qui le souhaite : ouvrez le lien de votre site dans <em>ce</em>
 navigateur. Vos visites ne seront plus mesurées dans ce navigateur (un réglage est enregistré sur le site
-lui-même ; à refaire sur chaque navigateur et après avoir effacé les données du site).</p>
+lui-même ; à refaire sur chaque navigateur). Pour être compté à nouveau, effacez les données du site dans
+votre navigateur.</p>
 <ul>{items or "<li>Aucun site enregistré.</li>"}</ul>
 <p lang="en"><small>Opt out: open your site's link above in this browser; visits from it are no longer
 counted.</small></p></body></html>"""

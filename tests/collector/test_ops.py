@@ -146,4 +146,4 @@ def test_doctor_and_opt_out_through_the_running_collector(server: Server) -> Non
     assert "collector running" in out and "site ecloserie: 1 origin(s)" in out
     page = httpx.get(server.url + "/opt-out?site=ecloserie")
     assert page.status_code == 200
-    assert f'href="{ORIGIN}/#webleads-opt-out"' in page.text and f'href="{ORIGIN}/#webleads-opt-in"' in page.text
+    assert f'href="{ORIGIN}/#webleads_ignore"' in page.text
