@@ -238,10 +238,10 @@ async def home(request: Request) -> Response:
 def extra_routes() -> list[BaseRoute]:
     """API, dashboard and the local command channel, from their own modules."""
     routes: list[BaseRoute] = []
-    with contextlib.suppress(ImportError):
-        from webleads.analytics.api import routes as api_routes
+    from webleads.analytics.api import routes as api_routes
+    from webleads.dashboard import routes as dashboard_routes
 
-        routes += api_routes()
+    routes += api_routes() + dashboard_routes()
     from .housekeeping import routes as housekeeping_routes
     from .remote import routes as remote_routes
 
