@@ -1,0 +1,307 @@
+"""The reports, one function each, used by the CLI, the API and the dashboard.
+
+    attribution(source, model, by="channel", **filters) -> Report
+        rows: {<by>: value, "conversions": credited (float), "share": of all credited (0..1),
+               "touched_conversions": conversions whose journey includes the value}
+    funnel(source, steps, window="7d", by=None, **filters) -> Report
+        rows: {"step", "name", "visitors", "conversion_rate" (from step 1, 0..1), "drop_off" (visitors lost
+               since the step before), "median_seconds_from_previous", and <by> when split}
+    leads(source, **filters) -> Report
+        rows: {"ts", "site", "visitor_id", "conversion", "first_source", "first_medium", "first_campaign",
+               "last_source", "last_medium", "last_campaign", "first_channel", "last_channel", "path",
+               "touches", "days_to_convert", "fields"}
+
+`source` is a collector Store (the derived sessions are refreshed in its writer thread first) or a DuckDB
+connection (for instance sessions.open_dataset() over a Parquet export). Filters, all optional:
+`from_day`, `to_day` (inclusive days, "YYYY-MM-DD" or date, in time zone `tz`, default Europe/Paris),
+`tz`, `site`, `conversion` (a conversion name), `lookback` (days, default 90), `include_bots` (False).
+
+A Report is a list of row dicts with `.columns` (CSV order, DESIGN.md first), `.notes` (sentences for
+people: too few conversions, ...) and `.conversions` (how many conversions the report covers). Bad
+parameter values raise ReportError (code + reason, a 400 in the API, a one-line error in the CLI).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+
+from . import markov, sessions
+from .queries import sql
+from .sessions import Source
+
+MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "position_based", "time_decay", "markov")
+DIMENSIONS = ("channel", "source", "medium", "campaign", "term", "content", "referrer_domain", "landing_page")
+# What a journey without any touch reads as, per dimension (DESIGN.md: "(direct)" / "Direct").
+MISSING = {"channel": "Direct", "source": "(direct)", "medium": "(none)", "campaign": "(not set)",
+           "term": "(not set)", "content": "(not set)", "referrer_domain": "(none)", "landing_page": "(not set)"}
+STEP_KINDS = ("pageview", "conversion", "event")
+MAX_STEPS = 10
+DEFAULT_TZ = "Europe/Paris"
+DEFAULT_LOOKBACK = 90
+FEW_CONVERSIONS = 30  # below this, say that differences between rows are mostly chance
+FEW_FOR_MARKOV = 100  # Markov estimates transition probabilities: it needs more
+LEADS_COLUMNS = ("ts", "site", "visitor_id", "conversion", "first_source", "first_medium", "first_campaign",
+                 "last_source", "last_medium", "last_campaign", "first_channel", "last_channel", "path", "touches",
+                 "days_to_convert", "fields")
+FUNNEL_COLUMNS = ("step", "name", "visitors", "conversion_rate", "drop_off", "median_seconds_from_previous")
+
+
+class ReportError(ValueError):
+    """A bad report parameter: a short code and a sentence saying what is accepted."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class Report(list[dict[str, Any]]):
+    def __init__(self, rows: list[dict[str, Any]], columns: tuple[str, ...], notes: list[str] | None = None,
+                 conversions: int | None = None) -> None:
+        super().__init__(rows)
+        self.columns = columns
+        self.notes = notes or []
+        self.conversions = conversions
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: datetime | None  # naive UTC, inclusive
+    end: datetime | None  # naive UTC, exclusive
+    tz: str
+    site: str | None
+    conversion: str | None
+    lookback: int
+    include_bots: bool
+
+    def params(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "site": self.site, "conversion": self.conversion,
+                "lookback": self.lookback, "include_bots": self.include_bots}
+
+
+# --- parameters ----------------------------------------------------------------------------------
+def zone(tz: str) -> ZoneInfo:
+    try:
+        if not isinstance(tz, str) or not re.fullmatch(r"[A-Za-z0-9_+\-/]{1,64}", tz):
+            raise ZoneInfoNotFoundError(tz)
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReportError("bad_tz", f"unknown time zone {str(tz)[:64]!r}; use a name such as Europe/Paris or UTC")
+    except OSError:
+        raise ReportError("bad_tz", f"unknown time zone {str(tz)[:64]!r}") from None
+
+
+def parse_day(value: str | date | None, name: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
+            raise ValueError
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ReportError("bad_date", f"{name} must be a day written YYYY-MM-DD, not {str(value)[:40]!r}") from None
+
+
+def _utc_midnight(day: date, tz: ZoneInfo) -> datetime:
+    local = datetime(day.year, day.month, day.day, tzinfo=tz)
+    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def filters(from_day: str | date | None = None, to_day: str | date | None = None, tz: str = DEFAULT_TZ,
+            site: str | None = None, conversion: str | None = None, lookback: int | str = DEFAULT_LOOKBACK,
+            include_bots: bool = False) -> Filters:
+    """Check and convert the common report options (days become UTC instants at local midnight)."""
+    zi = zone(tz)
+    first, last = parse_day(from_day, "from"), parse_day(to_day, "to")
+    if first and last and last < first:
+        raise ReportError("bad_range", f"'to' ({last}) is before 'from' ({first})")
+    try:
+        days = int(lookback)
+    except (TypeError, ValueError):
+        raise ReportError("bad_lookback", f"lookback must be a number of days, not {str(lookback)[:20]!r}") from None
+    if not 1 <= days <= 800:
+        raise ReportError("bad_lookback", "lookback must be between 1 and 800 days")
+    if site is not None and (not isinstance(site, str) or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", site)):
+        raise ReportError("bad_site", "site must be a site name (lowercase letters, digits, '.', '_', '-')")
+    if conversion is not None and (not isinstance(conversion, str) or not 0 < len(conversion) <= 120):
+        raise ReportError("bad_conversion", "conversion must be a conversion name of at most 120 characters")
+    return Filters(start=_utc_midnight(first, zi) if first else None,
+                   end=_utc_midnight(last + timedelta(days=1), zi) if last else None,
+                   tz=tz, site=site or None, conversion=conversion or None, lookback=days,
+                   include_bots=bool(include_bots))
+
+
+def parse_window(text: str | timedelta) -> timedelta:
+    if isinstance(text, timedelta):
+        window = text
+    else:
+        m = re.fullmatch(r"\s*(\d{1,6})\s*([dhm]?)\s*", str(text))
+        if not m:
+            raise ReportError("bad_window", f"window must be like 7d, 12h or 30m, not {str(text)[:20]!r}")
+        amount, unit = int(m.group(1)), m.group(2) or "d"
+        window = {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[unit]
+    if not timedelta(minutes=1) <= window <= timedelta(days=366):
+        raise ReportError("bad_window", "window must be between 1 minute and 366 days")
+    return window
+
+
+def parse_step(text: str) -> tuple[str, str]:
+    kind, sep, pattern = str(text).partition(":")
+    if not sep or kind not in STEP_KINDS or not pattern or len(pattern) > 200:
+        raise ReportError("bad_step", f"a step is pageview:GLOB, conversion:NAME or event:NAME, not {str(text)[:60]!r}")
+    return kind, pattern
+
+
+def _glob_to_like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def _check(value: str, allowed: tuple[str, ...], code: str, what: str) -> str:
+    if value not in allowed:
+        raise ReportError(code, f"unknown {what} {str(value)[:40]!r}; use one of: {', '.join(allowed)}")
+    return value
+
+
+def _notes(total: int, model: str | None = None) -> list[str]:
+    notes = []
+    if total == 0:
+        notes.append("No conversion in this period: nothing to attribute.")
+    elif total < FEW_CONVERSIONS:
+        notes.append(f"Only {total} conversion(s): differences between rows are mostly chance; "
+                     "read the counts, not the percentages.")
+    if model == "markov" and 0 < total < FEW_FOR_MARKOV:
+        notes.append(f"The Markov model estimates transition probabilities from journeys; with {total} "
+                     "conversion(s) its credits are unstable. Compare with linear or position_based.")
+    return notes
+
+
+# --- running -------------------------------------------------------------------------------------
+def _rows(source: Source, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cur = source.cursor()
+    try:
+        rel = cur.execute(query, params)
+        names = [d[0] for d in rel.description]
+        return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+    finally:
+        cur.close()
+
+
+def attribution(source: Source, model: str, by: str = "channel", **options: Any) -> Report:
+    """Credited conversions per value of `by` under `model` (see the module docstring)."""
+    _check(model, MODELS, "bad_model", "model")
+    _check(by, DIMENSIONS, "bad_dimension", "dimension")
+    f = filters(**options)
+    sessions.prepare(source)
+    params = f.params()
+    total = int(_rows(source, sql("journeys") + sql("conversions_total"), params)[0]["conversions"])
+    if model == "markov":
+        transitions = _rows(source, sql("journeys") + sql("markov_transitions").replace("{dimension}", by), params)
+        credits = markov.attribute({(r["src"], r["dst"]): int(r["transitions"]) for r in transitions}, total)
+        touched = {r["value"]: int(r["touched"]) for r in _rows(
+            source, sql("journeys") + sql("attribution").replace("{dimension}", by).replace("{weight}", "linear"),
+            params)}
+        found = [{"value": v, "conversions": c, "touched": touched.get(v, 0)} for v, c in credits.items()]
+        found.sort(key=lambda r: (-r["conversions"], r["value"]))
+    else:
+        query = sql("journeys") + sql("attribution").replace("{dimension}", by).replace("{weight}", model)
+        found = _rows(source, query, params)
+    rows = [{by: r["value"], "conversions": round(float(r["conversions"]), 6),
+             "share": round(float(r["conversions"]) / total, 6) if total else 0.0,
+             "touched_conversions": int(r["touched"])} for r in found]
+    return Report(rows, (by, "conversions", "share", "touched_conversions"), _notes(total, model), total)
+
+
+def funnel(source: Source, steps: list[str] | tuple[str, ...], window: str | timedelta = "7d",
+           by: str | None = None, **options: Any) -> Report:
+    """Visitors at each step of an ordered funnel, optionally split by the touch of its first step."""
+    if not steps:
+        raise ReportError("bad_step", "give at least one step, e.g. pageview:/formation*")
+    if len(steps) > MAX_STEPS:
+        raise ReportError("bad_step", f"a funnel has at most {MAX_STEPS} steps")
+    parsed = [parse_step(s) for s in steps]
+    if by is not None:
+        _check(by, DIMENSIONS, "bad_dimension", "dimension")
+    span = parse_window(window)
+    f = filters(**options)
+    sessions.prepare(source)
+    params: dict[str, Any] = {k: v for k, v in f.params().items() if k not in ("conversion", "lookback")}
+    params["window"] = span
+    params["missing"] = MISSING[by] if by else "all"
+    for k, (kind, pattern) in enumerate(parsed, start=1):
+        params[f"kind{k}"] = kind
+        params[f"pattern{k}"] = _glob_to_like(pattern) if kind == "pageview" else pattern
+    rows = _rows(source, _funnel_sql(len(parsed), by), params)
+    out: list[dict[str, Any]] = []
+    for group in rows:
+        first = int(group["visitors1"])
+        previous = first
+        for k, text in enumerate(steps, start=1):
+            visitors = int(group[f"visitors{k}"])
+            median = group.get(f"median{k}")
+            row: dict[str, Any] = {"step": k, "name": text, "visitors": visitors,
+                                   "conversion_rate": round(visitors / first, 6) if first else 0.0,
+                                   "drop_off": previous - visitors,
+                                   "median_seconds_from_previous": None if median is None else round(float(median), 1)}
+            if by:
+                row[by] = group["split_value"]
+            out.append(row)
+            previous = visitors
+    columns = FUNNEL_COLUMNS + ((by,) if by else ())
+    notes = [] if out else ["No visitor did the first step in this period."]
+    return Report(out, columns, notes)
+
+
+def _funnel_sql(count: int, by: str | None) -> str:
+    text = sql("funnel")
+    blocks = dict(re.findall(r"-- @(\w+)\n(.*?)(?=-- @|\Z)", text, flags=re.S))
+    matches = ",\n".join(blocks["match"].rstrip().replace("{k}", str(k)) for k in range(1, count + 1))
+    query = blocks["prologue"].replace("{matches}", matches)
+    for k in range(2, count + 1):
+        query += blocks["step"].replace("{k}", str(k)).replace("{p}", str(k - 1))
+    aggregates = [blocks["visitors"].rstrip().replace("{k}", str(k)) for k in range(1, count + 1)]
+    aggregates += [blocks["median"].rstrip().replace("{k}", str(k)).replace("{p}", str(k - 1))
+                   for k in range(2, count + 1)]
+    level = " + ".join(f"CAST(t{k} IS NOT NULL AS INTEGER)" for k in range(1, count + 1))
+    if by:
+        split = "s.value"
+        split_join = ("ASOF LEFT JOIN (SELECT site, visitor_id, started_at, " + by + " AS value FROM sessions "
+                      "WHERE is_touch AND ($include_bots OR NOT is_bot)) s\n"
+                      "      ON b.site = s.site AND b.visitor_id = s.visitor_id AND b.t1 >= s.started_at")
+    else:
+        split, split_join = "CAST(NULL AS VARCHAR)", ""
+    epilogue = (blocks["epilogue"].replace("{level}", level).replace("{last}", str(count))
+                .replace("{split}", split).replace("{split_join}", split_join)
+                .replace("{aggregates}", ",\n".join(aggregates)))
+    return query + epilogue
+
+
+def leads(source: Source, **options: Any) -> Report:
+    """One row per conversion: first and last touch, path of channels, days to convert, form fields."""
+    f = filters(**options)
+    zi = zone(f.tz)
+    sessions.prepare(source)
+    found = _rows(source, sql("journeys") + sql("leads"), f.params())
+    utc = ZoneInfo("UTC")
+    rows = []
+    for r in found:
+        fields = r["fields"]
+        rows.append({
+            "ts": r["converted_at"].replace(tzinfo=utc).astimezone(zi).isoformat(timespec="seconds"),
+            "site": r["site"], "visitor_id": r["visitor_id"], "conversion": r["conversion"],
+            "first_source": r["first_source"], "first_medium": r["first_medium"],
+            "first_campaign": r["first_campaign"], "last_source": r["last_source"],
+            "last_medium": r["last_medium"], "last_campaign": r["last_campaign"],
+            "first_channel": r["first_channel"], "last_channel": r["last_channel"], "path": r["path"],
+            "touches": int(r["touches"]), "days_to_convert": round(float(r["days_to_convert"]), 2),
+            "fields": orjson.loads(fields) if fields else None,
+        })
+    return Report(rows, LEADS_COLUMNS, _notes(len(rows)) if not rows else [], len(rows))

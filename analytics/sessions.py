@@ -1,0 +1,261 @@
+"""Sessions and touches: the derived table `sessions`, kept up to date from `event_log`.
+
+Raw events are never rewritten. `sessions` (one row per session, described by its landing: source,
+medium, campaign, term, content, click id, referrer domain, landing page, GA4 channel) is a derived
+table: it is dropped and rebuilt whenever its version changes (a change to SESSIONS_VERSION, to the
+SQL that builds it or to the referrer data), and otherwise maintained per visitor:
+
+- In a process that has used the analytics once, an after-commit hook of the store notes the visitors
+  of each committed batch. Their sessions are recomputed from all their events (so an event that comes
+  late, or is imported with an old timestamp, lands in the right place) before the next report, and
+  also from the hook itself once REFRESH_EVERY seconds have passed, so the `events` view's session_id
+  stays current while the collector runs.
+- When a process starts using a database, it compares a fingerprint of event_log (row count, latest
+  arrival) with the one stored at the last refresh. If they differ (another process wrote, the
+  collector ran without anyone asking for a report, events were purged), the visitors whose event
+  count or latest arrival differ from their sessions' are found in one aggregate and recomputed.
+
+Everything runs in the store's writer thread (Store.run_write), in order with event batches; readers
+keep reading the last committed sessions meanwhile.
+
+Public functions: prepare(source) before reading (returns nothing; raises nothing on an empty
+database), rebuild(source) to force a full rebuild, open_dataset(path) for Parquet exports.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from webleads.collector.store import EVENT_COLUMNS, Store
+
+from . import channels
+from .queries import digest, sql
+from .referrers import classify_referrer, source_category
+
+log = logging.getLogger("webleads.analytics")
+
+SESSIONS_VERSION = 1
+VERSION = f"{SESSIONS_VERSION}:" + digest("sessions_schema", "sessions_build", "sessions_landing", "sessions_insert", "channel_macro",
+                                          "data/referrers.tsv")
+REFRESH_EVERY = 5.0  # seconds between refreshes from the commit hook (at least 20x the last refresh)
+FULL_REBUILD_SHARE = 0.2  # above this share of visitors to recompute, rebuild everything instead
+
+Source = Store | duckdb.DuckDBPyConnection
+
+
+@dataclass
+class _Tracker:
+    synced: bool = False
+    hooked: bool = False
+    dirty: set[tuple[str, str]] = field(default_factory=set)
+    last_refresh: float = 0.0
+    last_duration: float = 0.0
+
+
+_trackers: weakref.WeakKeyDictionary[Any, _Tracker] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def _tracker(owner: Any) -> _Tracker:
+    with _lock:
+        tracker = _trackers.get(owner)
+        if tracker is None:
+            tracker = _trackers[owner] = _Tracker()
+        return tracker
+
+
+def write(source: Source, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+    """Run fn(conn) where writes belong: the store's writer thread, or the connection itself."""
+    if isinstance(source, Store):
+        return source.run_write(fn)
+    return fn(source)
+
+
+def prepare(source: Source) -> None:
+    """Bring the derived tables up to date with event_log (called before every report)."""
+    tracker = _tracker(source)
+    if isinstance(source, Store):
+        source.run_write(lambda conn: _sync(conn, tracker, source))
+    else:
+        _sync(source, tracker, None)
+
+
+def rebuild(source: Source) -> None:
+    """Drop and rebuild every derived table from event_log."""
+    tracker = _tracker(source)
+    write(source, lambda conn: _rebuild(conn, tracker))
+
+
+# --- in the writer thread ---------------------------------------------------------------------------
+def _sync(conn: duckdb.DuckDBPyConnection, tracker: _Tracker, store: Store | None) -> None:
+    if store is not None and not tracker.hooked:
+        store.on_commit.append(_make_hook(tracker))
+        tracker.hooked = True
+    if _stored_version(conn) != VERSION:
+        _rebuild(conn, tracker)
+        return
+    if not tracker.synced:
+        if _fingerprint(conn) != _state(conn, "fingerprint"):
+            changed = _changed_visitors(conn)
+            if changed > FULL_REBUILD_SHARE * max(_visitor_count(conn), 1) and changed > 1000:
+                _rebuild(conn, tracker)
+                return
+            _refresh(conn, tracker, from_temp=True)
+        tracker.synced = True
+    if tracker.dirty:
+        _refresh(conn, tracker)
+
+
+def _make_hook(tracker: _Tracker) -> Callable[[duckdb.DuckDBPyConnection, pa.Table], None]:
+    def after_commit(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        pairs = table.select(["site", "visitor_id"]).group_by(["site", "visitor_id"]).aggregate([])
+        tracker.dirty.update(zip(pairs.column("site").to_pylist(), pairs.column("visitor_id").to_pylist(),
+                                 strict=True))
+        due = max(REFRESH_EVERY, 20 * tracker.last_duration)
+        if tracker.synced and time.monotonic() - tracker.last_refresh >= due:
+            _refresh(conn, tracker)
+
+    return after_commit
+
+
+def _stored_version(conn: duckdb.DuckDBPyConnection) -> str | None:
+    conn.execute("CREATE TABLE IF NOT EXISTS analytics_state (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    return _state(conn, "sessions_version")
+
+
+def _state(conn: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM analytics_state WHERE key = $k", {"k": key}).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _set_state(conn: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO analytics_state VALUES ($k, $v)", {"k": key, "v": value})
+
+
+def _fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
+    row = conn.execute("SELECT count(*), max(received_at) FROM event_log").fetchone()
+    assert row is not None
+    return f"{row[0]}|{row[1]}"
+
+
+def _visitor_count(conn: duckdb.DuckDBPyConnection) -> int:
+    row = conn.execute("SELECT count(*) FROM (SELECT DISTINCT site, visitor_id FROM sessions)").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _changed_visitors(conn: duckdb.DuckDBPyConnection) -> int:
+    conn.execute(sql("sessions_changed"))
+    row = conn.execute("SELECT count(*) FROM wl_todo").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _rebuild(conn: duckdb.DuckDBPyConnection, tracker: _Tracker) -> None:
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    try:
+        for table in ("sessions", "referrer_classes", "source_classes"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(sql("sessions_schema"))
+        channels.install(conn)
+        conn.execute(sql("sessions_scope_all"))
+        _build(conn)
+        _set_state(conn, "sessions_version", VERSION)
+        _set_state(conn, "fingerprint", _fingerprint(conn))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    tracker.dirty.clear()
+    tracker.synced = True
+    tracker.last_refresh = time.monotonic()
+    tracker.last_duration = time.perf_counter() - started
+    log.info("sessions rebuilt in %.2fs", tracker.last_duration)
+
+
+def _refresh(conn: duckdb.DuckDBPyConnection, tracker: _Tracker, from_temp: bool = False) -> None:
+    """Recompute the sessions of the dirty visitors (or of those already in wl_todo)."""
+    started = time.perf_counter()
+    taken = set(tracker.dirty)
+    conn.execute("BEGIN")
+    try:
+        if not from_temp:
+            conn.execute("CREATE OR REPLACE TEMP TABLE wl_todo (site VARCHAR, visitor_id VARCHAR)")
+        if taken:
+            todo = pa.table({"site": [s for s, _ in taken], "visitor_id": [v for _, v in taken]})
+            conn.register("wl_dirty", todo)
+            try:
+                conn.execute("INSERT INTO wl_todo SELECT site, visitor_id FROM wl_dirty")
+            finally:
+                conn.unregister("wl_dirty")
+        conn.execute(sql("sessions_scope_todo"))
+        conn.execute("DELETE FROM sessions WHERE (site, visitor_id) IN (SELECT site, visitor_id FROM wl_todo)")
+        _build(conn)
+        _set_state(conn, "fingerprint", _fingerprint(conn))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    tracker.dirty -= taken
+    tracker.last_refresh = time.monotonic()
+    tracker.last_duration = time.perf_counter() - started
+
+
+def _build(conn: duckdb.DuckDBPyConnection) -> None:
+    """Sessions of the events in wl_scope, into `sessions` (inside the caller's transaction)."""
+    domains = [r[0] for r in conn.execute(sql("sessions_new_domains")).fetchall()]
+    if domains:
+        classes = [(d, *classify_referrer(d)[:2]) for d in domains]
+        conn.register("wl_classes", pa.table({"domain": [c[0] for c in classes], "source": [c[1] for c in classes],
+                                              "medium": [c[2] for c in classes]}))
+        try:
+            conn.execute("INSERT INTO referrer_classes SELECT domain, source, medium FROM wl_classes")
+        finally:
+            conn.unregister("wl_classes")
+    conn.execute(sql("sessions_build"))
+    conn.execute(sql("sessions_landing"))
+    conn.execute("DROP TABLE wl_cut")
+    sources = [r[0] for r in conn.execute(sql("sessions_new_sources")).fetchall()]
+    if sources:
+        conn.register("wl_classes", pa.table({"source": sources,
+                                              "category": pa.array([source_category(s) for s in sources],
+                                                                   pa.string())}))
+        try:
+            conn.execute("INSERT INTO source_classes SELECT source, category FROM wl_classes")
+        finally:
+            conn.unregister("wl_classes")
+    conn.execute(sql("sessions_insert"))
+    conn.execute("DROP TABLE wl_new_sessions")
+
+
+# --- Parquet exports --------------------------------------------------------------------------------
+def open_dataset(path: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory database over a Hive-partitioned Parquet export (webleads export): its events
+    become `event_log` (in file order, so events of one instant keep their order), its sessions are
+    built here. Raises ValueError when no Parquet file is found."""
+    import glob
+    import os
+
+    pattern = os.path.join(path, "**", "*.parquet") if os.path.isdir(path) else path
+    if not glob.glob(pattern, recursive=True):
+        raise ValueError(f"no Parquet file under {path} (write one with: webleads export --format parquet --out DIR)")
+    conn = duckdb.connect()
+    conn.execute("SET TimeZone = 'UTC'")
+    columns = ", ".join(name for name, _ in EVENT_COLUMNS)
+    rel = conn.read_parquet(pattern, hive_partitioning=True, union_by_name=True, filename=True,
+                            file_row_number=True)
+    rel.create_view("wl_parquet")
+    conn.execute(f"CREATE TABLE event_log AS SELECT {columns} FROM wl_parquet ORDER BY filename, file_row_number")
+    conn.execute("CREATE TABLE sites (name VARCHAR, origins VARCHAR[])")
+    prepare(conn)
+    return conn

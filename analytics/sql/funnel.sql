@@ -1,0 +1,51 @@
+-- Run by reports.funnel(): an ordered funnel. The Python side repeats the marked blocks once per step
+-- ({k} = step number, {p} = the step before; integers, never user text); patterns, names, dates and the
+-- window are bound parameters. A visitor reaches step k when it did steps 1..k in this order (each
+-- strictly after the one before), step k within the window after step 1. Each occurrence of step 1 in
+-- range is tried as a start, with the earliest possible next steps; the visitor keeps its furthest
+-- start (the earliest among equals).
+-- @prologue
+WITH step_events AS (
+    SELECT site, visitor_id, ts,
+{matches}
+    FROM event_log
+    WHERE ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < CAST($end AS TIMESTAMP) + CAST($window AS INTERVAL))
+      AND ($site IS NULL OR site = $site)
+      AND ($include_bots OR NOT is_bot)
+),
+reached1 AS (
+    SELECT site, visitor_id, ts AS t1 FROM step_events
+    WHERE step1 AND ($end IS NULL OR ts < $end)
+)
+-- @match
+        (type = $kind{k} AND CASE WHEN type = 'pageview' THEN path LIKE $pattern{k} ESCAPE '\' ELSE name = $pattern{k} END)
+            AS step{k}
+-- @step
+, reached{k} AS (
+    SELECT r.*, CASE WHEN e.ts <= r.t1 + CAST($window AS INTERVAL) THEN e.ts END AS t{k}
+    FROM reached{p} r
+    ASOF LEFT JOIN (SELECT site, visitor_id, ts FROM step_events WHERE step{k}) e
+      ON r.site = e.site AND r.visitor_id = e.visitor_id AND r.t{p} < e.ts
+)
+-- @epilogue
+, furthest AS (
+    SELECT *, {level} AS level FROM reached{last}
+),
+best AS (
+    SELECT * FROM furthest
+    QUALIFY row_number() OVER (PARTITION BY site, visitor_id ORDER BY level DESC, t1) = 1
+),
+split AS (
+    SELECT b.*, {split} AS split_value
+    FROM best b
+    {split_join}
+)
+SELECT coalesce(split_value, $missing) AS split_value,
+{aggregates}
+FROM split
+GROUP BY ALL
+ORDER BY visitors1 DESC, split_value;
+-- @visitors
+       count(t{k}) AS visitors{k}
+-- @median
+       median(epoch(t{k}) - epoch(t{p})) AS median{k}
