@@ -33,12 +33,14 @@ def _is_loopback(host: str | None) -> bool:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus text format. Open to loopback clients; others need an API token."""
+    """Prometheus text format. Open to local clients (a loopback peer with no X-Forwarded-For, so
+    requests relayed by a local reverse proxy do not count as local); others need an API token."""
     c = request.app.state.collector
     peer = request.client.host if request.client else None
+    local = _is_loopback(peer) and "x-forwarded-for" not in request.headers
     auth = request.headers.get("authorization", "")
     token = auth[7:] if auth.lower().startswith("bearer ") else None
-    if not _is_loopback(peer) and not await run_in_threadpool(check_token, c.store, token):
+    if not local and not await run_in_threadpool(check_token, c.store, token):
         return PlainTextResponse("metrics need a Bearer token (webleads token create) from a non-local address\n",
                                  status_code=401)
     stats = c.store.stats

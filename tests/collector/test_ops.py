@@ -107,6 +107,13 @@ def test_metrics_move_with_accepted_rejected_and_bots(server: Server) -> None:
     assert metric(after, 'webleads_events_rejected_total{reason="unknown_site"}') == 1
     assert metric(after, "webleads_database_bytes") > 0
     assert "# TYPE webleads_queue_depth gauge" in after
+    # relayed by a proxy: not local any more, a token is needed
+    relayed = httpx.get(server.url + "/metrics", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert relayed.status_code == 401
+    token = webleads("token", "create", db=server.db).stdout.strip()
+    with_token = httpx.get(server.url + "/metrics", headers={"X-Forwarded-For": "198.51.100.7",
+                                                             "Authorization": f"Bearer {token}"})
+    assert with_token.status_code == 200 and "webleads_events_accepted_total" in with_token.text
 
 
 def test_privacy_notice_follows_the_configuration(db_path: Path, tmp_path: Path) -> None:
