@@ -1,9 +1,156 @@
-"""The token-protected report API under /api/v1/."""
+"""The token-protected report API under /api/v1/ (mounted by collector/app.py).
+
+    GET  /api/v1/reports/attribution  model, by, from, to, tz, site, conversion, lookback, include_bots, format
+    GET  /api/v1/reports/funnel       step (repeated, in order), window, by, from, to, tz, site, include_bots, format
+    GET  /api/v1/reports/leads        from, to, tz, site, conversion, lookback, include_bots, format
+    POST /api/v1/events               a JSON event or array (the import columns): server-side events
+
+Every call needs `Authorization: Bearer TOKEN` (webleads token create; only its hash is stored): 401
+otherwise. format=json (default) answers {"rows": [...], "notes": [...], "conversions": N}; format=csv a
+download (Content-Disposition: attachment) with the CLI's columns, formula cells neutralised. Any bad
+parameter (unknown name, model, dimension, malformed day, step, window...) is a 400 in the collector's
+error shape {"error": code, "reason": sentence} with the code in X-Webleads-Reason.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from webleads.collector.app import error_response, parse_events, read_body
+from webleads.collector.registry import check_token
+from webleads.collector.validate import Rejected
+
+from . import formats, reports
+
+MAX_BODY = 1024 * 1024
+MAX_EVENTS = 1000
+COMMON = {"from", "to", "tz", "site", "include_bots", "format"}
+ALLOWED = {
+    "attribution": COMMON | {"model", "by", "conversion", "lookback"},
+    "funnel": COMMON | {"step", "window", "by"},
+    "leads": COMMON | {"conversion", "lookback"},
+}
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _authorised(handler: Handler) -> Handler:
+    async def wrapper(request: Request) -> Response:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        ok = scheme.lower() == "bearer" and await run_in_threadpool(check_token, request.app.state.store,
+                                                                    token.strip())
+        if not ok:
+            reason = "a Bearer token is required (webleads token create)" if not header else "this token is not valid"
+            return error_response(Rejected(401, "unauthorized", reason), {"WWW-Authenticate": 'Bearer realm="webleads"'})
+        try:
+            return await handler(request)
+        except Rejected as exc:
+            return error_response(exc)
+        except reports.ReportError as exc:
+            return error_response(Rejected(400, exc.code, exc.reason))
+
+    return wrapper
+
+
+def _params(request: Request, report: str) -> tuple[dict[str, Any], str]:
+    """The query parameters as report options; refuses unknown or repeated ones."""
+    query = request.query_params
+    options: dict[str, Any] = {}
+    for key in query.keys():
+        if key not in ALLOWED[report]:
+            raise Rejected(400, "unknown_parameter",
+                           f"unknown parameter {key[:40]!r}; this report takes: {', '.join(sorted(ALLOWED[report]))}")
+        if key != "step" and len(query.getlist(key)) > 1:
+            raise Rejected(400, "repeated_parameter", f"parameter {key!r} is given more than once")
+    fmt = query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise Rejected(400, "bad_format", "format must be json or csv")
+    names = {"from": "from_day", "to": "to_day"}
+    for key in ("from", "to", "tz", "site", "conversion", "lookback", "model", "by", "window"):
+        if key in query:
+            options[names.get(key, key)] = query[key]
+    if "include_bots" in query:
+        value = query["include_bots"].lower()
+        if value not in ("true", "false", "1", "0", "yes", "no", ""):
+            raise Rejected(400, "bad_include_bots", "include_bots must be true or false")
+        options["include_bots"] = value in ("true", "1", "yes", "")
+    if report == "funnel":
+        options["steps"] = query.getlist("step")
+    return options, fmt
+
+
+def _answer(result: reports.Report, fmt: str, filename: str) -> Response:
+    if fmt == "csv":
+        return Response(formats.to_csv(result, result.columns), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+    return Response(formats.to_json(result, notes=result.notes, conversions=result.conversions),
+                    media_type="application/json")
+
+
+@_authorised
+async def attribution(request: Request) -> Response:
+    options, fmt = _params(request, "attribution")
+    if "model" not in options:
+        raise Rejected(400, "missing_model", f"model is required: {', '.join(reports.MODELS)}")
+    result = await run_in_threadpool(lambda: reports.attribution(request.app.state.store, **options))
+    return _answer(result, fmt, f"webleads-attribution-{options['model']}-{options.get('by', 'channel')}")
+
+
+@_authorised
+async def funnel(request: Request) -> Response:
+    options, fmt = _params(request, "funnel")
+    result = await run_in_threadpool(lambda: reports.funnel(request.app.state.store, **options))
+    return _answer(result, fmt, "webleads-funnel")
+
+
+@_authorised
+async def leads(request: Request) -> Response:
+    options, fmt = _params(request, "leads")
+    result = await run_in_threadpool(lambda: reports.leads(request.app.state.store, **options))
+    return _answer(result, fmt, "webleads-leads")
+
+
+@_authorised
+async def events(request: Request) -> Response:
+    """Server-side events (a back office confirming a conversion): validated and enriched like imports,
+    deduplicated by event_id. Answers the counts; 400 when nothing could be stored."""
+    from webleads.collector.batch import ingest_records
+
+    body = await read_body(request, MAX_BODY)
+    records = parse_events(body, MAX_EVENTS)
+    refused: dict[str, tuple[int, str]] = {}
+    kept = []
+    for i, record in enumerate(records, start=1):
+        if isinstance(record, dict) and not record.get("visitor_id"):
+            count, example = refused.get("missing_visitor_id", (0, f"line {i}: 'visitor_id' is required"))
+            refused["missing_visitor_id"] = (count + 1, example)
+            continue
+        kept.append((i, record))
+    collector = request.app.state.collector
+    result = await run_in_threadpool(ingest_records, request.app.state.store, collector.registry, kept, "api",
+                                     request.app.state.settings.retention_months)
+    for code, (count, example) in refused.items():
+        result.rejected[code] += count
+        result.examples.setdefault(code, example)
+    answer = {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": dict(result.rejected),
+              "examples": result.examples}
+    if result.accepted == 0 and result.duplicates == 0:
+        code = next(iter(result.rejected))
+        return JSONResponse({"error": code, "reason": result.examples[code], **answer}, status_code=400,
+                            headers={"X-Webleads-Reason": code})
+    return JSONResponse(answer)
 
 
 def routes() -> list[BaseRoute]:
-    return []
+    return [
+        Route("/api/v1/reports/attribution", attribution, methods=["GET"]),
+        Route("/api/v1/reports/funnel", funnel, methods=["GET"]),
+        Route("/api/v1/reports/leads", leads, methods=["GET"]),
+        Route("/api/v1/events", events, methods=["POST"]),
+    ]

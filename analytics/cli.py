@@ -1,9 +1,211 @@
-"""Report, import, export and demo commands (registered on the `webleads` group)."""
+"""Report, import, export and demo commands (registered on the `webleads` group).
+
+Every command works on env.store / env.registry, so it runs the same on the database file and inside a
+running collector (webleads/cli.py forwards it there). Output goes through env.echo only.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
 import click
+
+from webleads.cli import Env, db_option
+
+from . import formats, reports, sessions, transfer
+
+_REPORT_HELP = ("Days are local to --tz (default Europe/Paris); --to is included. Bots are left out unless "
+                "--include-bots. --format defaults to table on a terminal, csv when piped.")
 
 
 def register(group: click.Group) -> None:
     """Add the analytics commands to the `webleads` group."""
+    group.add_command(report)
+    group.add_command(import_command)
+    group.add_command(export)
+    group.add_command(demo)
+
+
+def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--from", "from_day", metavar="DAY", help="First day, YYYY-MM-DD."),
+        click.option("--to", "to_day", metavar="DAY", help="Last day (included), YYYY-MM-DD."),
+        click.option("--tz", default=reports.DEFAULT_TZ, show_default=True, help="Time zone of the days."),
+        click.option("--site", help="Only this site."),
+        click.option("--include-bots", is_flag=True, help="Count the visits flagged as bots too."),
+        click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default=None,
+                     help="table, csv or json [table on a terminal, csv when piped]."),
+        click.option("--data", "data_dir", metavar="DIR",
+                     help="Read a Parquet export (webleads export) instead of the database."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _conversion_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--lookback", type=int, default=reports.DEFAULT_LOOKBACK, show_default=True,
+                      help="Days before a conversion whose visits count.")(fn)
+    return click.option("--conversion", help="Only conversions of this name (a form).")(fn)
+
+
+def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], reports.Report]) -> None:
+    """Run a report on the database or a Parquet export, print it in the chosen format."""
+    try:
+        if data_dir:
+            try:
+                conn = sessions.open_dataset(data_dir)
+            except (ValueError, OSError) as exc:
+                raise click.ClickException(str(exc)) from None
+            try:
+                result = make(conn)
+            finally:
+                conn.close()
+        else:
+            result = make(env.store)
+    except reports.ReportError as exc:
+        raise click.ClickException(exc.reason) from None
+    fmt = fmt or ("table" if env.tty else "csv")
+    if fmt == "table":
+        env.echo(formats.to_table(result, result.columns))
+        for note in result.notes:
+            env.echo(f"Note: {note}")
+    else:
+        if fmt == "csv":
+            env.echo(formats.to_csv(result, result.columns), nl=False)
+        else:
+            env.echo(formats.to_json(result, notes=result.notes).decode())
+        for note in result.notes:
+            env.echo(f"Note: {note}", err=True)
+
+
+@click.group()
+def report() -> None:
+    """Reports: attribution of conversions, funnels, the list of leads."""
+
+
+@report.command("attribution", epilog=_REPORT_HELP)
+@click.option("--model", "-m", required=True, type=click.Choice(reports.MODELS),
+              help="first_touch, last_touch, last_non_direct, linear, position_based (40/20/40), "
+                   "time_decay (7-day half-life) or markov (removal effect).")
+@click.option("--by", default="channel", show_default=True, type=click.Choice(reports.DIMENSIONS),
+              help="What to credit.")
+@_conversion_options
+@_filter_options
+@db_option
+def report_attribution(env: Env, model: str, by: str, fmt: str | None, data_dir: str | None,
+                       **options: Any) -> None:
+    """Credited conversions per value of --by under --model."""
+    _run(env, data_dir, fmt, lambda src: reports.attribution(src, model=model, by=by, **options))
+
+
+@report.command("funnel", epilog=_REPORT_HELP)
+@click.option("--step", "steps", multiple=True, required=True, metavar="KIND:PATTERN",
+              help="pageview:GLOB (on the path, * is a wildcard), conversion:NAME or event:NAME; repeat in order.")
+@click.option("--window", default="7d", show_default=True, help="Time allowed after step 1: 7d, 12h, 30m.")
+@click.option("--by", default=None, type=click.Choice(reports.DIMENSIONS),
+              help="Split by the visit (touch) of the first step.")
+@_filter_options
+@db_option
+def report_funnel(env: Env, steps: tuple[str, ...], window: str, by: str | None, fmt: str | None,
+                  data_dir: str | None, **options: Any) -> None:
+    """Visitors at each step of an ordered funnel, drop-off and median time between steps."""
+    _run(env, data_dir, fmt, lambda src: reports.funnel(src, steps=list(steps), window=window, by=by, **options))
+
+
+@report.command("leads", epilog=_REPORT_HELP)
+@_conversion_options
+@_filter_options
+@db_option
+def report_leads(env: Env, fmt: str | None, data_dir: str | None, **options: Any) -> None:
+    """One row per conversion: first and last visit, path of channels, days to convert, form fields."""
+    _run(env, data_dir, fmt, lambda src: reports.leads(src, **options))
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--site", help="Site of the events whose line names none.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
+              help="Read the file as CSV or JSONL [from its name, else its first character].")
+@db_option
+def import_command(env: Env, file: str, site: str | None, fmt: str | None) -> None:
+    """Load historical events from a CSV or JSONL FILE (columns: ts, site, type, name, visitor_id, url,
+    referrer; optional event_id, user_agent, props), with the validation and enrichment of live events.
+    An event_id already stored is not stored again."""
+    from webleads.collector.batch import ingest_records
+
+    if site is not None and env.registry.get(site) is None:
+        raise click.ClickException(f"no site named {site!r}; add it first: webleads site add {site} --origin https://...")
+    started = time.perf_counter()
+    reading, records = transfer.read_events(file, site=site, fmt=fmt)
+    try:
+        result = ingest_records(env.store, env.registry, records, origin="import",
+                                retention_months=env.settings.retention_months)
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file} is not UTF-8 text") from None
+    for code, count in reading.rejected.items():
+        result.rejected[code] += count
+        result.examples.setdefault(code, reading.examples[code])
+    sessions.prepare(env.store)
+    env.echo(f"{os.path.basename(file)}: {result.accepted} accepted, {result.duplicates} already stored, "
+             f"{result.rejected_total} rejected ({time.perf_counter() - started:.1f}s).")
+    for code, count in sorted(result.rejected.items(), key=lambda kv: -kv[1]):
+        env.echo(f"  rejected {count} x {code}, e.g. {result.examples[code]}")
+    if reading.unknown_columns:
+        env.echo(f"  unknown columns left out: {', '.join(sorted(reading.unknown_columns))} "
+                 f"(import columns: {', '.join(transfer.IMPORT_COLUMNS)})")
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["parquet"]), default="parquet", show_default=True)
+@click.option("--out", required=True, metavar="DIR", help="An empty folder (created if missing).")
+@click.option("--site", help="Only this site.")
+@click.option("--from", "from_day", metavar="DAY", help="First day, YYYY-MM-DD.")
+@click.option("--to", "to_day", metavar="DAY", help="Last day (included), YYYY-MM-DD.")
+@click.option("--tz", default=reports.DEFAULT_TZ, show_default=True, help="Time zone of the days.")
+@click.option("--overwrite", is_flag=True, help="Replace what the folder holds.")
+@db_option
+def export(env: Env, fmt: str, out: str, site: str | None, from_day: str | None, to_day: str | None, tz: str,
+           overwrite: bool) -> None:
+    """Write the events as Hive-partitioned Parquet: DIR/site=NAME/date=YYYY-MM-DD/*.parquet (UTC days)."""
+    try:
+        f = reports.filters(from_day=from_day, to_day=to_day, tz=tz, site=site)
+        count = transfer.export_parquet(env.store, out, site=f.site, start=f.start, end=f.end, overwrite=overwrite)
+    except reports.ReportError as exc:
+        raise click.ClickException(exc.reason) from None
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    env.echo(f"{count} events written to {out} (read them back with: webleads report ... --data {out})")
+
+
+@click.command()
+@click.option("--visitors", type=click.IntRange(1, 2_000_000), default=2000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same day: same events.")
+@click.option("--site", default="ecloserie", show_default=True, help="Registered first if missing.")
+@db_option
+def demo(env: Env, visitors: int, seed: int, site: str) -> None:
+    """Fill the database with 90 days of realistic traffic for a small training centre (through the
+    real ingest path: validation, enrichment, bot detection), to try the reports."""
+    from webleads.collector.batch import ingest_records
+    from webleads.collector.registry import RegistryError
+
+    from . import demo as demo_traffic
+
+    if env.registry.get(site) is None:
+        try:
+            env.registry.add_site(site, [demo_traffic.ORIGIN])
+        except RegistryError as exc:
+            raise click.ClickException(str(exc)) from None
+        env.echo(f"Site '{site}' added for the demo (origin {demo_traffic.ORIGIN}).")
+    started = time.perf_counter()
+    records = ((i, {**r, "site": site}) for i, r in enumerate(demo_traffic.generate(visitors, seed), start=1))
+    result = ingest_records(env.store, env.registry, records, origin="import",
+                            retention_months=env.settings.retention_months)
+    sessions.prepare(env.store)
+    env.echo(f"Demo traffic for {visitors} visitors: {result.accepted} events stored, {result.duplicates} "
+             f"already there, {result.rejected_total} rejected ({time.perf_counter() - started:.1f}s).")
+    env.echo("Try: webleads report attribution --model position_based")
+

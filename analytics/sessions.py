@@ -35,7 +35,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from webleads.collector.store import EVENT_COLUMNS, Store
+from webleads.collector.store import Store
 
 from . import channels
 from .queries import digest, sql
@@ -250,12 +250,8 @@ def open_dataset(path: str) -> duckdb.DuckDBPyConnection:
     if not glob.glob(pattern, recursive=True):
         raise ValueError(f"no Parquet file under {path} (write one with: webleads export --format parquet --out DIR)")
     conn = duckdb.connect()
-    conn.execute("SET TimeZone = 'UTC'")
-    columns = ", ".join(name for name, _ in EVENT_COLUMNS)
-    rel = conn.read_parquet(pattern, hive_partitioning=True, union_by_name=True, filename=True,
-                            file_row_number=True)
-    rel.create_view("wl_parquet")
-    conn.execute(f"CREATE TABLE event_log AS SELECT {columns} FROM wl_parquet ORDER BY filename, file_row_number")
+    conn.execute("SET enable_progress_bar = false")
+    conn.execute(sql("dataset_open"), {"files": pattern})
     conn.execute("CREATE TABLE sites (name VARCHAR, origins VARCHAR[])")
     prepare(conn)
     return conn
