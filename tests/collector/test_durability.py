@@ -130,3 +130,32 @@ def test_raw_ip_never_reaches_the_disk(tmp_path: Path, site_db: Path, make_serve
         data = path.read_bytes()
         for ip in (b"203.0.113.77", b"198.51.100.42", b"127.0.0.1"):
             assert ip not in data, f"{ip!r} found in {path.name}"
+
+
+def test_overload_answers_503_and_never_drops_what_it_accepted(site_db: Path, make_server) -> None:  # type: ignore[no-untyped-def]
+    srv = make_server(site_db, env={"WEBLEADS_QUEUE_EVENTS": "2", "WEBLEADS_BATCH_EVENTS": "1"})
+
+    async def burst() -> tuple[set[str], int, set[str]]:
+        acked: set[str] = set()
+        refused = 0
+        retry_after: set[str] = set()
+
+        async def one(client: httpx.AsyncClient, i: int) -> None:
+            nonlocal refused
+            r = await client.get(srv.url + "/p.gif", params={"site": "ecloserie", "type": "event", "name": f"n{i}"})
+            if r.status_code == 200:
+                acked.add(f"n{i}")
+            else:
+                assert r.status_code == 503 and r.headers["x-webleads-reason"] == "overloaded"
+                refused += 1
+                retry_after.add(r.headers["retry-after"])
+
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100), timeout=30) as client:
+            await asyncio.gather(*(one(client, i) for i in range(400)))
+        return acked, refused, retry_after
+
+    acked, refused, retry_after = asyncio.run(burst())
+    srv.stop()
+    assert refused > 0, "a queue of 2 events should overflow under 100 concurrent requests"
+    assert retry_after == {"2"}
+    assert stored_names(srv.db) == acked  # everything acknowledged, nothing refused
