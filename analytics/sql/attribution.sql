@@ -24,4 +24,5 @@ SELECT {dimension} AS value,
        count(DISTINCT conversion_id) AS touched
 FROM shares
 GROUP BY {dimension}
+HAVING sum({weight}) > 0
 ORDER BY conversions DESC, value;
