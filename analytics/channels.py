@@ -1,4 +1,4 @@
-"""GA4 default channel group (sql/channel_macro.sql) and the source/medium of click ids.
+"""GA4 default channel group (sql/macros.sql).
 
 install(conn) defines the DuckDB macro `wl_channel(source, medium, campaign, category)` on a
 connection; sessions use it when they are built. channel() evaluates the same macro for one input (the
@@ -20,7 +20,7 @@ CHANNELS = ("Direct", "Cross-network", "Paid Shopping", "Paid Search", "Paid Soc
 
 
 def install(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(sql("channel_macro"))
+    conn.execute(sql("macros"))
 
 
 def channel(source: str, medium: str, campaign: str = "(not set)", category: str | None = None,

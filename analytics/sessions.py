@@ -44,9 +44,10 @@ from .referrers import classify_referrer, source_category
 log = logging.getLogger("webleads.analytics")
 
 SESSIONS_VERSION = 1
-VERSION = f"{SESSIONS_VERSION}:" + digest("sessions_schema", "sessions_build", "sessions_landing", "sessions_insert", "channel_macro",
+VERSION = f"{SESSIONS_VERSION}:" + digest("sessions_schema", "sessions_build", "sessions_landing", "sessions_insert", "macros",
                                           "data/referrers.tsv")
-REFRESH_EVERY = 5.0  # seconds between refreshes from the commit hook (at least 20x the last refresh)
+REFRESH_EVERY = 5.0  # seconds between refreshes from the commit hook...
+REFRESH_FACTOR = 20  # ...and at least 20 times as long as the last refresh took
 FULL_REBUILD_SHARE = 0.2  # above this share of visitors to recompute, rebuild everything instead
 
 Source = Store | duckdb.DuckDBPyConnection
@@ -122,7 +123,7 @@ def _make_hook(tracker: _Tracker) -> Callable[[duckdb.DuckDBPyConnection, pa.Tab
         pairs = table.select(["site", "visitor_id"]).group_by(["site", "visitor_id"]).aggregate([])
         tracker.dirty.update(zip(pairs.column("site").to_pylist(), pairs.column("visitor_id").to_pylist(),
                                  strict=True))
-        due = max(REFRESH_EVERY, 20 * tracker.last_duration)
+        due = max(REFRESH_EVERY, REFRESH_FACTOR * tracker.last_duration)
         if tracker.synced and time.monotonic() - tracker.last_refresh >= due:
             _refresh(conn, tracker)
 

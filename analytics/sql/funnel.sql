@@ -11,7 +11,7 @@ WITH step_events AS (
     FROM event_log
     WHERE ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < CAST($end AS TIMESTAMP) + CAST($window AS INTERVAL))
       AND ($site IS NULL OR site = $site)
-      AND ($include_bots OR NOT is_bot)
+      AND ($include_bots OR NOT wl_is_bot(is_bot, bot_reason, origin))
 ),
 reached1 AS (
     SELECT site, visitor_id, ts AS t1 FROM step_events

@@ -10,7 +10,7 @@ WITH conversions AS (
       AND ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end)
       AND ($site IS NULL OR site = $site)
       AND ($conversion IS NULL OR name = $conversion)
-      AND ($include_bots OR NOT is_bot)
+      AND ($include_bots OR NOT wl_is_bot(is_bot, bot_reason, origin))
 ),
 found AS (
     SELECT c.conversion_id, s.started_at, s.seq, s.channel, s.source, s.medium, s.campaign, s.term, s.content,

@@ -15,7 +15,7 @@ last_conversions AS (
     SELECT site, visitor_id, max(ts) AS last_converted_at
     FROM event_log
     WHERE type = 'conversion' AND ($site IS NULL OR site = $site) AND ($conversion IS NULL OR name = $conversion)
-      AND ($include_bots OR NOT is_bot)
+      AND ($include_bots OR NOT wl_is_bot(is_bot, bot_reason, origin))
     GROUP BY site, visitor_id
 ),
 open_touches AS (

@@ -13,7 +13,8 @@ WITH site_hosts AS (
     FROM sites
 ),
 narrow AS (
-    SELECT e.arrival, e.site, e.visitor_id, e.event_id, e.ts, e.received_at, e.is_bot,
+    SELECT e.arrival, e.site, e.visitor_id, e.event_id, e.ts, e.received_at,
+           wl_is_bot(e.is_bot, e.bot_reason, e.origin) AS is_bot,
            e.type = 'pageview' AS is_pageview,
            e.type = 'conversion' AS is_conversion,
            -- external: a referrer that is neither the page's own host nor one of the site's origins

@@ -1,4 +1,6 @@
--- Run by channels.install(): GA4's default channel group as a DuckDB macro, evaluated top to bottom,
+-- Run by channels.install(), on every connection that builds sessions.
+--
+-- wl_channel: GA4's default channel group as a DuckDB macro, evaluated top to bottom,
 -- first match wins, on lower-cased inputs (GA4 matches case-insensitively). `cat` is the source's GA4
 -- category (SEARCH, SOCIAL, VIDEO, SHOPPING or NULL) from source_classes. Rules as transcribed from
 -- support.google.com/analytics/answer/9756891 by dbt-ga4 (see README "Channels").
@@ -29,4 +31,10 @@ CREATE OR REPLACE MACRO wl_channel(src, med, camp, cat) AS (
              OR lower(src) = 'firebase' THEN 'Mobile Push Notifications'
         ELSE 'Unassigned'
     END
+);
+
+-- wl_is_bot: the collector flags an event without a user-agent as a bot. That verdict says nothing of
+-- a server-side event (a back office confirming a lead) or an imported line: the reports keep those.
+CREATE OR REPLACE MACRO wl_is_bot(flag, reason, origin) AS (
+    flag AND NOT (origin IN ('import', 'api') AND coalesce(reason, '') = 'no user-agent')
 );
