@@ -1,17 +1,34 @@
-"""The dashboard: the reports as web pages at /dashboard (placeholder until the dashboard lands)."""
+"""The dashboard: the reports as web pages at /dashboard, in French by default (English with ?lang=en).
+
+Server-rendered HTML (Jinja2, autoescaped), charts as inline SVG, one small script and one style sheet
+from dashboard/static/ (no inline script or style: the Content-Security-Policy allows only these). Sign
+in with an API token, then a session cookie (auth.py). Pages: overview, attribution with a comparison
+of models, funnels, leads, campaign link builder; each table downloads as the same CSV as the API.
+"""
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-
-async def placeholder(request: Request) -> Response:
-    return HTMLResponse("<!doctype html><meta charset=utf-8><title>webleads</title>"
-                        "<p>Le tableau de bord arrive bientôt. En attendant : <code>webleads report attribution</code>."
-                        "</p>")
+from . import auth, downloads, pages
+from .render import static
 
 
 def routes() -> list[BaseRoute]:
-    return [Route("/dashboard", placeholder, methods=["GET"])]
+    guard = auth.signed_in
+    return [
+        Route("/dashboard", pages.home, methods=["GET"]),
+        Route("/dashboard/", pages.home, methods=["GET"]),
+        Route("/dashboard/signin", auth.signin, methods=["POST"]),
+        Route("/dashboard/signout", auth.signout, methods=["POST"]),
+        Route("/dashboard/attribution", guard(pages.attribution), methods=["GET"]),
+        Route("/dashboard/funnel", guard(pages.funnel), methods=["GET"]),
+        Route("/dashboard/leads", guard(pages.leads), methods=["GET"]),
+        Route("/dashboard/links", guard(pages.links_page), methods=["GET"]),
+        Route("/dashboard/overview.csv", guard(downloads.overview_csv, download=True), methods=["GET"]),
+        Route("/dashboard/attribution.csv", guard(downloads.attribution_csv, download=True), methods=["GET"]),
+        Route("/dashboard/compare.csv", guard(downloads.compare_csv, download=True), methods=["GET"]),
+        Route("/dashboard/funnel.csv", guard(downloads.funnel_csv, download=True), methods=["GET"]),
+        Route("/dashboard/leads.csv", guard(downloads.leads_csv, download=True), methods=["GET"]),
+        Route("/dashboard/static/{name}", static, methods=["GET"]),
+    ]

@@ -1,0 +1,182 @@
+"""The dashboard's pages: overview, attribution (with the model comparison), funnels, leads, links.
+
+Each handler reads its filters, computes in one worker thread (DuckDB calls block) and renders a
+template. The numbers come from data.py (the analytics' report functions) and overview.py; charts
+from charts.py. The CSV downloads (downloads.py) call the same data functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from webleads.analytics import channels, reports
+
+from . import charts, data, filters, links, overview
+from .auth import current
+from .i18n import Text
+from .render import language, page, secure
+
+TOP_BARS = 12
+COMPARE_ROWS = 12
+
+
+def site_names(request: Request) -> list[str]:
+    return sorted(request.app.state.collector.registry.sites)
+
+
+def read_filters(request: Request) -> filters.Filters:
+    return filters.parse(request.query_params, site_names(request))
+
+
+def _common(request: Request, f: filters.Filters, active: str) -> dict[str, Any]:
+    return {"f": f, "sites": site_names(request), "active": active, "signed_in": True}
+
+
+# --- overview ----------------------------------------------------------------------------------------
+async def home(request: Request) -> Response:
+    """/dashboard: the overview when signed in, else the sign-in form (200, never a redirect)."""
+    if await current(request) is None:
+        return page(request, "signin.html", message="signin.signed_out" if request.query_params.get("signed_out")
+                    else None, next="/dashboard", error=False)
+    f = read_filters(request)
+    t = Text(language(request))
+    ov = await run_in_threadpool(overview.compute, request.app.state.store, f)
+    chart = charts.daily(ov.days, t("ov.daily.caption"), t.int, t.day)
+    return page(request, "overview.html", ov=ov, chart=chart, dimensions=overview.TOP_DIMENSIONS,
+                **_common(request, f, "overview"))
+
+
+# --- attribution ---------------------------------------------------------------------------------------
+def _attribution(store: Any, f: filters.Filters) -> tuple[reports.Report, data.Comparison]:
+    main = data.attribution(store, f)
+    return main, data.compare(store, f, {f.model: main})
+
+
+def attribution_notes(t: Text, report: reports.Report, model: str) -> list[str]:
+    total = report.conversions or 0
+    notes = []
+    if total == 0:
+        notes.append(t("at.none"))
+    elif total < reports.FEW_CONVERSIONS:
+        notes.append(t("at.few", total=t.int(total)))
+    if model == "markov" and 0 < total < reports.FEW_FOR_MARKOV:
+        notes.append(t("at.markov", total=t.int(total)))
+    return notes
+
+
+async def attribution(request: Request) -> Response:
+    f = read_filters(request)
+    t = Text(language(request))
+    main, comparison = await run_in_threadpool(_attribution, request.app.state.store, f)
+    bars = [charts.Bar(str(r[f.by]), r["conversions"], t.pct(r["conversions"], main.conversions))
+            for r in main[:TOP_BARS]]
+    chart = charts.hbars(bars, t("at.chart", dimension=t(f"dim.{f.by}").lower()), lambda v: t.dec(v, 1))
+    shown = comparison.rows[:COMPARE_ROWS]
+    dumbbell = charts.dumbbell([str(r[f.by]) for r in shown],
+                               [(t(f"model.{m}"), [r[m] for r in shown]) for m in comparison.models],
+                               t("at.compare.chart"), lambda v: t.dec(v, 1))
+    notes = attribution_notes(t, main, f.model)
+    return page(request, "attribution.html", report=main, chart=chart, comparison=comparison, dumbbell=dumbbell,
+                notes=notes, models=reports.MODELS, dimensions=reports.DIMENSIONS, **_common(request, f, "attribution"))
+
+
+# --- funnels --------------------------------------------------------------------------------------------
+Funnels = tuple[reports.Report | None, reports.Report | None, dict[str, list[str]]]
+
+
+def _funnel(store: Any, f: filters.Filters) -> Funnels:
+    suggestions = data.names(store, f)
+    if not f.steps:
+        return None, None, suggestions
+    return data.funnel(store, f), data.funnel(store, f, by=f.split), suggestions
+
+
+def pivot(split: reports.Report, by: str, steps: int) -> list[dict[str, Any]]:
+    """The split funnel as one row per value: its visitors at each step, most visitors at step 1 first."""
+    grouped: dict[str, list[int]] = {}
+    for row in split:
+        grouped.setdefault(str(row[by]), [0] * steps)[int(row["step"]) - 1] = int(row["visitors"])
+    order = sorted(grouped.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    return [{"value": v, "visitors": counts} for v, counts in order]
+
+
+async def funnel(request: Request) -> Response:
+    f = read_filters(request)
+    if "pattern" in request.query_params:  # the builder's rows: answer with the API's step= form of the URL
+        return secure(RedirectResponse("/dashboard/funnel?" + f.query("from", "to", "tz", "site", "step", "window",
+                                                                      "split"), status_code=303))
+    t = Text(language(request))
+    main, split, suggestions = await run_in_threadpool(_funnel, request.app.state.store, f)
+    chart = None
+    if main:
+        bars = [charts.Bar(_step_label(t, r["name"]), r["visitors"], t.pct(r["visitors"], main[0]["visitors"]))
+                for r in main]
+        drops = [f"−{t.int(r['drop_off'])} ({t.pct(r['drop_off'], prev['visitors'])})"
+                 for prev, r in zip(main, main[1:], strict=False)]
+        chart = charts.funnel(bars, drops, t("fu.chart"), t.int)
+    rows = [{"kind": s.partition(":")[0], "pattern": s.partition(":")[2]} for s in f.steps]
+    rows += [{"kind": "pageview", "pattern": ""}] * max(1, 3 - len(rows))
+    return page(request, "funnel.html", report=main, split=pivot(split, f.split, len(f.steps)) if split else [],
+                chart=chart, rows=rows, suggestions=suggestions, windows=filters.WINDOWS,
+                dimensions=reports.DIMENSIONS, step_kinds=reports.STEP_KINDS, **_common(request, f, "funnel"))
+
+
+def _step_label(t: Text, step: str) -> str:
+    kind, _, pattern = step.partition(":")
+    return pattern if kind == "pageview" else f"{pattern} ({t(f'fu.kind.{kind}').split(' (')[0].lower()})"
+
+
+# --- leads --------------------------------------------------------------------------------------------
+def _leads(store: Any, f: filters.Filters) -> tuple[reports.Report, int, dict[str, list[str]]]:
+    rows, total = data.leads(store, f)
+    return rows, total, data.names(store, f)
+
+
+async def leads(request: Request) -> Response:
+    f = read_filters(request)
+    rows, total, suggestions = await run_in_threadpool(_leads, request.app.state.store, f)
+    return page(request, "leads.html", report=rows, total=total, conversions=suggestions["conversion"],
+                channels=channels.CHANNELS, **_common(request, f, "leads"))
+
+
+# --- campaign links -----------------------------------------------------------------------------------
+FIELDS = (("source", "utm_source"), ("medium", "utm_medium"), ("campaign", "utm_campaign"),
+          ("content", "utm_content"))
+
+
+async def links_page(request: Request) -> Response:
+    f = read_filters(request)
+    t = Text(language(request))
+    sites = request.app.state.collector.registry.sites
+    site = f.site or (sorted(sites)[0] if sites else None)
+    seen = await run_in_threadpool(links.seen, request.app.state.store, site)
+    q = request.query_params
+    default_url = (sites[site].origins[0] + "/") if site and sites[site].origins else "https://"
+    url = (q.get("url") or default_url).strip()[:2000]
+    raw = {name: (q.get(name) or "")[:200] for name, _ in FIELDS}
+    clean = {name: links.normalise(value) for name, value in raw.items()}
+    messages: list[str] = []
+    warnings: list[str] = []
+    result = channel = None
+    if any(raw.values()):
+        for name, param in FIELDS:
+            if raw[name].strip() and raw[name].strip() != clean[name]:
+                messages.append(t("li.changed", raw=raw[name].strip(), clean=clean[name]))
+            near = links.looks_like(clean[name], seen.get(param, []))
+            if near:
+                warnings.append(t("li.near", value=clean[name], seen=near))
+        if not all(clean[name] for name in ("source", "medium", "campaign")):
+            warnings.append(t("li.need"))
+        else:
+            result = links.build(url, {param: clean[name] for name, param in FIELDS})
+            if result is None:
+                warnings.append(t("li.bad_url"))
+            else:
+                channel = await run_in_threadpool(channels.channel, clean["source"], clean["medium"], clean["campaign"])
+    return page(request, "links.html", site=site, url=url, raw=raw, clean=clean, seen=seen, result=result,
+                channel=channel, messages=messages, warnings=warnings, mediums=links.MEDIUMS,
+                **_common(request, f, "links"))
