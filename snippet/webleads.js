@@ -2,23 +2,25 @@
  * webleads snippet: pageviews (also in single-page apps), form conversions, custom events, consent.
  * User documentation: the README section "Embed on your site".
  *
- * This is the readable source. snippet/__init__.py strips comments and whitespace (minify() there)
- * and puts the collector's beacon path in place of BEACON_PATH and its pixel path followed by "?" in
- * place of PIXEL_QUERY. The result
- * must stay within 1,000 bytes gzip -9 (tests/browser/test_snippet_build.py): every byte goes to every
- * visitor, so names are short and the code is tight on purpose. For the stripper: no template
- * literals, and a regular expression literal only after one of ( , = : [ ! & | ? { } ;
+ * This is the readable source. snippet/__init__.py strips its comments and whitespace (minify()) and
+ * puts the collector's beacon path in place of BEACON_PATH, and its pixel path followed by "?" in place
+ * of PIXEL_QUERY. The result must stay within 1,000 bytes gzip -9 (tests/browser/test_snippet_build.py):
+ * every byte goes to every visitor, so names are short and the code is tight on purpose. For the
+ * stripper: no template literals, and a regular expression literal only after one of ( , = : [ ! & | ? { } ;
  *
- * Legend: s this <script> element, D its data-* attributes, h location, n navigator, L localStorage,
- * (a plain object when the browser refuses storage), K and I the only two keys this script ever stores (the visitor id after consent, the staff opt-out),
- * l and at the path and address of the last counted pageview, o the last event sent, k and v a form
- * field, S(f) f made unable to throw into the page, X(type, name, props) sends an event, V() counts a
- * pageview if the path changed, A(command, ...) the public API.
+ * Legend: s this <script> element, D its data-* attributes, h location, n navigator, L localStorage (a
+ * plain object when the browser refuses storage), K and I the only two keys this script ever stores
+ * (the visitor id after consent, the staff opt-out), l and at the path and address of the last counted
+ * pageview, o the last event sent, k and v a form field, S(f) f made unable to throw into the page,
+ * X(type, name, props) sends an event, V() counts a pageview if the path changed, A(command, ...) the
+ * public API (A.A marks it as the real one).
  *
  * Skipping is done by throwing a reason: S catches it and, with data-debug, logs it.
  */
 (() => {
   try {
+    // The tag pasted twice (theme header and a plugin): the first copy counts, this one stops.
+    if (window.webleads?.A) return;
     var s = document.currentScript,
       D = s.dataset,
       h = location,
@@ -67,7 +69,7 @@
       // A new consent counts the page again under the new id, so that the consented journey starts at
       // its landing (say a campaign's page); with data-consent it is the first count.
       A = S((c, a, b) => c == "consent"
-        ? a == "granted" ? id() || (L[K] = Date.now() + "-" + Math.random(), l = at = 0) : delete L[K]
+        ? a == "granted" ? id() || (L[K] = Date.now() + "-" + Math.random(), l = at = 0, V()) : delete L[K]
         : c && X(c, a, b));
 
     // A browser that refuses this site any storage gets a plain object: a consent lasts a page.
@@ -81,7 +83,7 @@
     // Calls made before this script loaded (the stub's queue) come first: an early consent then
     // applies to the first pageview.
     window.webleads?.q?.map(c => A(...c));
-    window.webleads = A;
+    (window.webleads = A).A = 1;
     setInterval(V, 250, V());
     // A page restored from the back/forward cache is viewed again.
     addEventListener("pageshow", e => e.persisted && (l = at = 0));

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from .conftest import Collector, Pages, free_port, html
+from .conftest import Collector, Pages, free_port, html, tag
 
 pytestmark = pytest.mark.browser
 
@@ -100,3 +100,17 @@ def test_a_page_that_breaks_fetch_gets_no_error_from_the_snippet(collector: Coll
 
 FORM_BREAKING_FETCH = """<script>window.fetch = () => { throw new TypeError("fetch is broken here") };</script>
 <form id="f"><button>OK</button></form><script>document.forms[0].onsubmit = e => e.preventDefault()</script>"""
+
+
+def test_the_tag_pasted_twice_counts_once(collector: Collector, pages: Pages, visit) -> None:
+    """A theme header and a header-scripts plugin both adding the tag is a common WordPress mistake."""
+    body = """<form id="contact"><button>OK</button></form>
+    <script>document.forms[0].onsubmit = e => e.preventDefault()</script>"""
+    url = pages.add("/", html(collector, body, head=tag(collector)))
+    v = visit(url)
+    v.page.wait_for_function("typeof window.webleads === 'function'")
+    v.page.click("button")
+    v.page.evaluate("history.pushState({}, '', '/suite')")
+    collector.wait(3, settle=1)
+    assert [(r["type"], r["path"]) for r in collector.rows()] == [
+        ("pageview", "/"), ("conversion", "/"), ("pageview", "/suite")]
