@@ -77,7 +77,7 @@ def removal_effects(transitions: dict[tuple[str, str], int]) -> dict[str, float]
     n = invert(i_minus_q)
     x = [sum(n[i][j] * to_conversion[j] for j in range(size)) for i in range(size)]
     total = x[0]
-    if total <= 0:
+    if total <= 1e-12:  # no path from start converts
         return {s: 0.0 for s in states}
     return {s: n[0][index[s]] / n[index[s]][index[s]] * x[index[s]] / total for s in states}
 
@@ -90,4 +90,4 @@ def attribute(transitions: dict[tuple[str, str], int], conversions: int) -> dict
     total = sum(effects.values())
     if total <= 0:
         return {}
-    return {s: e / total * conversions for s, e in effects.items() if e > 0}
+    return {s: e / total * conversions for s, e in effects.items() if e > 1e-12}

@@ -68,7 +68,8 @@ def build(path: Path, events: int, seed: float = 0.42) -> None:
     conn = duckdb.connect(str(path))
     conn.execute("SET enable_progress_bar = false")
     migrate(conn)
-    conn.execute("INSERT INTO sites VALUES ('ecloserie', ['https://www.ecloserie.fr'], [], NULL, now()::TIMESTAMP)")
+    conn.execute("INSERT INTO sites (name, origins, allowed_params, created_at) "
+                 "VALUES ('ecloserie', ['https://www.ecloserie.fr'], [], now()::TIMESTAMP)")
     weights = [w for w, *_ in LANDINGS]
     cumulative = [sum(weights[: i + 1]) / sum(weights) for i in range(len(weights))]
     conn.execute("CREATE TEMP TABLE landings (idx INTEGER, upto DOUBLE, referrer VARCHAR, referrer_domain VARCHAR, "

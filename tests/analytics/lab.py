@@ -99,7 +99,8 @@ def memory_source(records: list[dict[str, Any]]) -> duckdb.DuckDBPyConnection:
     """An in-memory database holding these import records (validated and enriched as on import)."""
     conn = duckdb.connect()
     migrate(conn)
-    conn.execute("INSERT INTO sites VALUES ($n, [$o], [], NULL, $t)", {"n": SITE, "o": ORIGIN, "t": utcnow()})
+    conn.execute("INSERT INTO sites (name, origins, allowed_params, created_at) VALUES ($n, [$o], [], $t)",
+                 {"n": SITE, "o": ORIGIN, "t": utcnow()})
     site = SiteConfig(SITE, (ORIGIN,))
     now = utcnow()
     rows = [build_row(validate_event(r, IMPORT_KEYS), site, Context(None, UA, "import"), now, b"salt" * 8,

@@ -1,0 +1,129 @@
+"""Property tests: on random journeys, credits are non-negative and sum to the conversions; linear and
+Markov do not care what the values are called; funnel counts never increase from one step to the next."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lab import T0, memory_source, record
+from webleads.analytics import markov, reports
+
+SOURCES = ["newsletter", "facebook", "partner", "flyer", "radio"]
+SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# one event: (visitor, minutes after T0, what): what is a source name, "direct", or "conversion"
+event = st.tuples(st.integers(0, 3), st.integers(0, 60 * 24 * 40),
+                  st.sampled_from(SOURCES + ["direct", "direct", "conversion", "conversion"]))
+journeys = st.lists(event, min_size=1, max_size=25)
+
+
+def records(events: list[tuple[int, int, str]], names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    out = []
+    for i, (visitor, minutes, what) in enumerate(events):
+        at = T0 + timedelta(minutes=minutes)
+        if what == "conversion":
+            out.append(record(f"v{visitor}", at, kind="conversion", name="candidater", event_id=f"e{i}"))
+        elif what == "direct":
+            out.append(record(f"v{visitor}", at, event_id=f"e{i}"))
+        else:
+            source = (names or {}).get(what, what)
+            out.append(record(f"v{visitor}", at, query=f"utm_source={source}&utm_medium=email", event_id=f"e{i}"))
+    return out
+
+
+@SETTINGS
+@given(journeys)
+def test_credits_are_non_negative_and_sum_to_the_conversions(events: list[tuple[int, int, str]]) -> None:
+    conn = memory_source(records(events))
+    try:
+        conversions = sum(1 for _, _, what in events if what == "conversion")
+        for model, by in [(m, "channel") for m in reports.MODELS] + [("linear", "source"), ("markov", "source")]:
+            rows = reports.attribution(conn, model=model, by=by, lookback=30)
+            assert rows.conversions == conversions
+            assert all(r["conversions"] >= 0 for r in rows)
+            assert sum(r["conversions"] for r in rows) == pytest.approx(conversions, abs=1e-4)
+    finally:
+        conn.close()
+
+
+@SETTINGS
+@given(journeys, st.permutations(SOURCES))
+def test_linear_and_markov_do_not_depend_on_the_names(events: list[tuple[int, int, str]],
+                                                       renamed: list[str]) -> None:
+    names = {old: f"x-{new}" for old, new in zip(SOURCES, renamed, strict=True)}
+    plain, other = memory_source(records(events)), memory_source(records(events, names))
+    try:
+        for model in ("linear", "markov"):
+            before = {r["source"]: r["conversions"] for r in reports.attribution(plain, model=model, by="source")}
+            after = {r["source"]: r["conversions"] for r in reports.attribution(other, model=model, by="source")}
+            assert {names.get(k, k): pytest.approx(v, abs=1e-4) for k, v in before.items()} == after
+    finally:
+        plain.close()
+        other.close()
+
+
+transition_counts = st.dictionaries(
+    st.tuples(st.sampled_from(["(start)", "a", "b", "c", "d"]), st.sampled_from(["a", "b", "c", "d", "(conversion)",
+                                                                                "(null)"])),
+    st.integers(1, 50), min_size=1, max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(transition_counts, st.permutations(["a", "b", "c", "d"]), st.integers(1, 100))
+def test_markov_credits_on_any_chain(transitions: dict[tuple[str, str], int], renamed: list[str],
+                                     conversions: int) -> None:
+    # every state must be able to end: give each one an exit, as real journeys do
+    states = {s for pair in transitions for s in pair} - {"(start)", "(conversion)", "(null)"}
+    transitions = {**{(s, "(null)"): 1 for s in states}, **transitions}
+    if not any(dst == "(conversion)" for _, dst in transitions) or not any(s == "(start)" for s, _ in transitions):
+        return
+    credits = markov.attribute(transitions, conversions)
+    assert all(v >= 0 for v in credits.values())
+    if credits:
+        assert sum(credits.values()) == pytest.approx(conversions)
+    names = dict(zip(["a", "b", "c", "d"], renamed, strict=True))
+    relabelled = {(names.get(s, s), names.get(d, d)): n for (s, d), n in transitions.items()}
+    assert markov.attribute(relabelled, conversions) == {names[k]: pytest.approx(v) for k, v in credits.items()}
+
+
+PAGES = ["/", "/formation", "/formation/dev", "/candidater"]
+page_event = st.tuples(st.integers(0, 4), st.integers(0, 60 * 24 * 10),
+                       st.sampled_from(PAGES + ["conversion"]))
+STEPS = ["pageview:/", "pageview:/formation*", "pageview:/formation/dev", "pageview:/candidater",
+         "conversion:candidater", "pageview:*"]
+
+
+@SETTINGS
+@given(st.lists(page_event, min_size=1, max_size=30), st.lists(st.sampled_from(STEPS), min_size=1, max_size=4),
+       st.sampled_from(["30m", "1d", "7d"]), st.sampled_from([None, "channel", "landing_page"]))
+def test_funnel_counts_never_increase(events: list[tuple[int, int, str]], steps: list[str], window: str,
+                                      by: str | None) -> None:
+    recs = []
+    for i, (visitor, minutes, what) in enumerate(events):
+        at = T0 + timedelta(minutes=minutes)
+        if what == "conversion":
+            recs.append(record(f"v{visitor}", at, kind="conversion", name="candidater", event_id=f"e{i}"))
+        else:
+            recs.append(record(f"v{visitor}", at, page=what, event_id=f"e{i}"))
+    conn = memory_source(recs)
+    try:
+        rows = reports.funnel(conn, steps=steps, window=window, by=by)
+        groups: dict[Any, list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(row.get(by) if by else None, []).append(row)
+        for group in groups.values():
+            visitors = [r["visitors"] for r in group]
+            assert visitors == sorted(visitors, reverse=True)
+            assert [r["step"] for r in group] == list(range(1, len(steps) + 1))
+            assert all(0 <= r["conversion_rate"] <= 1 for r in group)
+            assert [r["drop_off"] for r in group] == [0] + [a - b for a, b in zip(visitors, visitors[1:],
+                                                                                  strict=False)]
+        total = sum(g[0]["visitors"] for g in groups.values())
+        assert total <= len({v for v, _, _ in events})
+    finally:
+        conn.close()
