@@ -19,11 +19,22 @@
       });
     };
     Array.prototype.forEach.call(list.children, follow);
+    var made = list.children.length;  // ids of new rows never repeat one in use
     var add = steps.querySelector('[data-add-step]');
     add.hidden = false;
     add.addEventListener('click', function () {
       var last = list.lastElementChild;
       var row = last.cloneNode(true);
+      made += 1;
+      var n = made;
+      Array.prototype.forEach.call(row.querySelectorAll('[id]'), function (el) {
+        el.id = el.id.replace(/-\d+$/, '-' + n);
+      });
+      Array.prototype.forEach.call(row.querySelectorAll('label[for]'), function (el) {
+        el.htmlFor = el.htmlFor.replace(/-\d+$/, '-' + n);
+      });
+      var hint = row.querySelector('.sr-only');
+      if (hint) { hint.textContent = hint.textContent.replace(/\d+/, String(list.children.length + 1)); }
       row.querySelector('input[name=pattern]').value = '';
       list.appendChild(row);
       follow(row);
