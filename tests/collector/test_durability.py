@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -44,6 +46,26 @@ async def pixel_load(url: str, count: int, concurrency: int, stop_after: float |
     return acked
 
 
+def run_async(coro: Any) -> Any:
+    """asyncio.run in a thread of its own: another test module's Playwright (sync API) may keep an event
+    loop running in the main thread."""
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coro))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
 def stored_names(db: Path) -> set[str]:
     with duckdb.connect(str(db)) as conn:  # read-write: replays the write-ahead log after a crash
         return {n for (n,) in conn.execute("SELECT name FROM event_log WHERE type = 'event'").fetchall()}
@@ -62,7 +84,7 @@ def test_kill_9_under_load_loses_no_acknowledged_event(server: Server) -> None:
         server.proc.send_signal(signal.SIGKILL)
         return await load
 
-    acked = asyncio.run(scenario())
+    acked = run_async(scenario())
     server.proc.wait(10)  # type: ignore[union-attr]
     assert len(acked) > 100, "the load did not get going before the kill"
     assert len(acked) < 20_000, "the kill came after the load ended"
@@ -83,7 +105,7 @@ def test_sigterm_drains_requests_in_flight(server: Server) -> None:
         server.proc.send_signal(signal.SIGTERM)
         return await load
 
-    acked = asyncio.run(scenario())
+    acked = run_async(scenario())
     # uvicorn re-raises SIGTERM once its graceful shutdown (and ours: drain, checkpoint) is done
     assert server.proc is not None and server.proc.wait(60) in (0, -signal.SIGTERM)
     assert "collector stopped" in server.log()
@@ -154,7 +176,7 @@ def test_overload_answers_503_and_never_drops_what_it_accepted(site_db: Path, ma
             await asyncio.gather(*(one(client, i) for i in range(400)))
         return acked, refused, retry_after
 
-    acked, refused, retry_after = asyncio.run(burst())
+    acked, refused, retry_after = run_async(burst())
     srv.stop()
     assert refused > 0, "a queue of 2 events should overflow under 100 concurrent requests"
     assert retry_after == {"2"}

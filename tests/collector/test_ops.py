@@ -3,7 +3,6 @@ opt-out page."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from webleads.collector.registry import Registry
 from webleads.collector.store import EVENT_COLUMNS, Store
 
 from conftest import ORIGIN, Server, webleads
-from test_durability import pixel_load
+from test_durability import pixel_load, run_async
 from test_ingest import CHROME, make_mmdb
 
 
@@ -54,7 +53,7 @@ def test_purge_command_through_the_cli(site_db: Path) -> None:
 
 def test_backup_while_pixels_arrive_then_restore(server: Server, tmp_path: Path) -> None:
     results: list[set[str]] = []
-    loader = threading.Thread(target=lambda: results.append(asyncio.run(pixel_load(server.url, 1500, 10))))
+    loader = threading.Thread(target=lambda: results.append(run_async(pixel_load(server.url, 1500, 10))))
     loader.start()
     try:
         backup_file = tmp_path / "backups" / "copy.duckdb"
