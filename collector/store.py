@@ -277,11 +277,10 @@ class Store:
         table = rows_to_arrow(kept)
         if kept:
             # One statement in autocommit mode: the INSERT is its own transaction (one WAL sync).
-            self.conn.register("_batch", table)
-            try:
-                self.conn.execute("INSERT INTO event_log SELECT * FROM _batch")
-            finally:
-                self.conn.unregister("_batch")
+            # DuckDB finds the Arrow table `new_rows` by its name in this frame (a replacement scan):
+            # a millisecond cheaper per batch than register/unregister.
+            new_rows = table  # noqa: F841 - read by DuckDB
+            self.conn.execute("INSERT INTO event_log SELECT * FROM new_rows")
         self._remember([row[_ID] for row in kept if not row[_ID].startswith(_SERVER_ID_PREFIX)])
         self.stats["batches"] += 1
         self.stats["events"] += len(kept)
@@ -293,12 +292,9 @@ class Store:
 
     def _stored_ids(self, ids: list[str]) -> set[str]:
         """The ids among `ids` already in the table, over all time (imports, API events)."""
-        self.conn.register("_batch_ids", pa.table({"event_id": pa.array(ids, pa.string())}))
-        try:
-            return {r for (r,) in self.conn.execute(
-                "SELECT event_id FROM event_log WHERE event_id IN (SELECT event_id FROM _batch_ids)").fetchall()}
-        finally:
-            self.conn.unregister("_batch_ids")
+        batch_ids = pa.table({"event_id": pa.array(ids, pa.string())})  # noqa: F841 - read by DuckDB by name
+        return {r for (r,) in self.conn.execute(
+            "SELECT event_id FROM event_log WHERE event_id IN (SELECT event_id FROM batch_ids)").fetchall()}
 
     def _load_recent_ids(self) -> None:
         """Client-made ids of the last two days: a retried beacon is recognised without a query."""
