@@ -11,12 +11,15 @@ from .conftest import Collector, Pages, html
 
 pytestmark = pytest.mark.browser
 
-# What a WordPress form plugin does: stop the browser's submission and send the fields with fetch.
+# What a WordPress form plugin does: stop the browser's submission and send the fields with fetch. It
+# also stops the event's propagation, as jQuery's `return false` does: only a capture-phase listener
+# above the form still sees it.
 AJAX = """
 <p id="status">...</p>
 <script>
   for (const form of document.querySelectorAll("form")) form.addEventListener("submit", event => {
     event.preventDefault();
+    event.stopPropagation();
     fetch("/api/send", {method: "POST", body: new FormData(form)})
       .then(() => { document.getElementById("status").textContent = "sent " + form.getAttribute("id"); });
   });
