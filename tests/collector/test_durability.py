@@ -71,20 +71,26 @@ def stored_names(db: Path) -> set[str]:
         return {n for (n,) in conn.execute("SELECT name FROM event_log WHERE type = 'event'").fetchall()}
 
 
-def test_kill_9_under_load_loses_no_acknowledged_event(server: Server) -> None:
+def signal_mid_load(server: Server, sig: int, count: int, acked_before_signal: int) -> set[str]:
+    """Run a pixel load of `count` events and send `sig` to the server once `acked_before_signal`
+    were acknowledged (whatever the machine's speed); return every name acknowledged."""
     acked_so_far: set[str] = set()
 
     async def scenario() -> set[str]:
-        load = asyncio.create_task(pixel_load(server.url, 20_000, 40, stop_after=30, acked=acked_so_far))
-        for _ in range(200):  # kill in the middle of the load, whatever the machine's speed
+        load = asyncio.create_task(pixel_load(server.url, count, 40, stop_after=30, acked=acked_so_far))
+        for _ in range(200):
             await asyncio.sleep(0.05)
-            if len(acked_so_far) >= 300:
+            if len(acked_so_far) >= acked_before_signal:
                 break
         assert server.proc is not None
-        server.proc.send_signal(signal.SIGKILL)
+        server.proc.send_signal(sig)
         return await load
 
-    acked = run_async(scenario())
+    return run_async(scenario())  # type: ignore[no-any-return]
+
+
+def test_kill_9_under_load_loses_no_acknowledged_event(server: Server) -> None:
+    acked = signal_mid_load(server, signal.SIGKILL, 20_000, 300)
     server.proc.wait(10)  # type: ignore[union-attr]
     assert len(acked) > 100, "the load did not get going before the kill"
     assert len(acked) < 20_000, "the kill came after the load ended"
@@ -93,19 +99,7 @@ def test_kill_9_under_load_loses_no_acknowledged_event(server: Server) -> None:
 
 
 def test_sigterm_drains_requests_in_flight(server: Server) -> None:
-    acked_so_far: set[str] = set()
-
-    async def scenario() -> set[str]:
-        load = asyncio.create_task(pixel_load(server.url, 3000, 40, acked=acked_so_far))
-        for _ in range(200):
-            await asyncio.sleep(0.05)
-            if len(acked_so_far) >= 100:
-                break
-        assert server.proc is not None
-        server.proc.send_signal(signal.SIGTERM)
-        return await load
-
-    acked = run_async(scenario())
+    acked = signal_mid_load(server, signal.SIGTERM, 3000, 100)
     # uvicorn re-raises SIGTERM once its graceful shutdown (and ours: drain, checkpoint) is done
     assert server.proc is not None and server.proc.wait(60) in (0, -signal.SIGTERM)
     assert "collector stopped" in server.log()
