@@ -40,7 +40,8 @@ def test_the_page_keeps_working_when_the_collector_is_down(collector: Collector,
         <script>
           document.forms[0].addEventListener("submit", e => {
             e.preventDefault();
-            fetch("/api/send", {method: "POST"}).then(() => { document.getElementById("status").textContent = "sent"; });
+            fetch("/api/send", {method: "POST"})
+              .then(() => { document.getElementById("status").textContent = "sent"; });
           });
         </script>"""
     url = pages.add("/", html(collector, page))
