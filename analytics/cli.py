@@ -79,7 +79,16 @@ def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], 
         else:
             env.echo(formats.to_json(result, notes=result.notes).decode())
         for note in result.notes:
-            env.echo(f"Note: {note}", err=True)
+            _to_stderr(env, f"Note: {note}")
+
+
+def _to_stderr(env: Env, text: str) -> None:
+    """Env.echo(err=True) writes to stdout when it is not capturing (env.err is None): notes would land
+    inside the CSV. Run locally, stderr is the terminal's; inside the collector, the captured stream."""
+    if env.err is None:
+        click.echo(text, err=True)
+    else:
+        env.echo(text, err=True)
 
 
 @click.group()

@@ -122,8 +122,8 @@ def export_parquet(store: Store, out: str, site: str | None = None, start: datet
     try:
         count_row = cur.execute("SELECT count(*) FROM event_log WHERE ($start IS NULL OR ts >= $start) "
                                 "AND ($end IS NULL OR ts < $end) AND ($site IS NULL OR site = $site)",
-                                params).fetchone()
-        count = int(count_row[0]) if count_row else 0
+                                params).fetchall()
+        count = int(count_row[0][0])
         if count:
             rel = cur.sql(sql("export"), params=params)
             rel.write_parquet(out, partition_by=["site", "date"], overwrite=overwrite)
