@@ -12,8 +12,9 @@ SQL that builds it or to the referrer data), and otherwise maintained per visito
   stays current while the collector runs.
 - When a process starts using a database, it compares a fingerprint of event_log (row count, latest
   arrival) with the one stored at the last refresh. If they differ (another process wrote, the
-  collector ran without anyone asking for a report, events were purged), the visitors whose event
-  count or latest arrival differ from their sessions' are found in one aggregate and recomputed.
+  collector ran without anyone asking for a report), the visitors whose event count or latest arrival
+  differ from their sessions' are found in one aggregate and recomputed. The same happens when the
+  row count no longer adds up (the retention purge deleted events).
 
 Everything runs in the store's writer thread (Store.run_write), in order with event batches; readers
 keep reading the last committed sessions meanwhile.
@@ -58,6 +59,7 @@ class _Tracker:
     synced: bool = False
     hooked: bool = False
     dirty: set[tuple[str, str]] = field(default_factory=set)
+    rows_since_fingerprint: int = 0  # rows committed (seen by the hook) since the stored fingerprint
     last_refresh: float = 0.0
     last_duration: float = 0.0
 
@@ -104,6 +106,8 @@ def _sync(conn: duckdb.DuckDBPyConnection, tracker: _Tracker, store: Store | Non
     if _stored_version(conn) != VERSION:
         _rebuild(conn, tracker)
         return
+    if tracker.synced and not _only_tracked_changes(conn, tracker):
+        tracker.synced = False  # rows went away (the retention purge) or came by another path
     if not tracker.synced:
         if _fingerprint(conn) != _state(conn, "fingerprint"):
             changed = _changed_visitors(conn)
@@ -120,6 +124,7 @@ def _make_hook(tracker: _Tracker) -> Callable[[duckdb.DuckDBPyConnection, pa.Tab
     def after_commit(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
+        tracker.rows_since_fingerprint += table.num_rows
         pairs = table.select(["site", "visitor_id"]).group_by(["site", "visitor_id"]).aggregate([])
         tracker.dirty.update(zip(pairs.column("site").to_pylist(), pairs.column("visitor_id").to_pylist(),
                                  strict=True))
@@ -150,6 +155,14 @@ def _fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
     return f"{row[0]}|{row[1]}"
 
 
+def _only_tracked_changes(conn: duckdb.DuckDBPyConnection, tracker: _Tracker) -> bool:
+    """Whether event_log holds exactly the rows of the stored fingerprint plus those the hook saw (a
+    count, cheap), so that the dirty visitors are all there is to recompute."""
+    stored = _state(conn, "fingerprint")
+    row = conn.execute("SELECT count(*) FROM event_log").fetchone()
+    return stored is not None and row is not None and int(stored.split("|")[0]) + tracker.rows_since_fingerprint == row[0]
+
+
 def _visitor_count(conn: duckdb.DuckDBPyConnection) -> int:
     row = conn.execute("SELECT count(*) FROM (SELECT DISTINCT site, visitor_id FROM sessions)").fetchone()
     return int(row[0]) if row else 0
@@ -177,6 +190,7 @@ def _rebuild(conn: duckdb.DuckDBPyConnection, tracker: _Tracker) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    tracker.rows_since_fingerprint = 0
     tracker.dirty.clear()
     tracker.synced = True
     tracker.last_refresh = time.monotonic()
@@ -208,6 +222,7 @@ def _refresh(conn: duckdb.DuckDBPyConnection, tracker: _Tracker, from_temp: bool
         conn.execute("ROLLBACK")
         raise
     tracker.dirty -= taken
+    tracker.rows_since_fingerprint = 0
     tracker.last_refresh = time.monotonic()
     tracker.last_duration = time.perf_counter() - started
 

@@ -145,3 +145,12 @@ def test_a_new_version_rebuilds_the_derived_tables(lab: Lab) -> None:
             {"value": sessions.VERSION}]
     finally:
         again.close()
+
+
+def test_events_purged_by_the_collector_take_their_sessions_along(lab: Lab) -> None:
+    lab.visit("old", T0 - timedelta(days=30), via="Email").visit("v1", T0, via="Organic Search").commit()
+    sessions.prepare(lab.store)
+    # the retention purge deletes rows in the writer thread: no commit hook sees it
+    lab.store.run_write(lambda conn: conn.execute("DELETE FROM event_log WHERE visitor_id = 'old'"))
+    sessions.prepare(lab.store)
+    assert [r["visitor_id"] for r in lab.query("SELECT visitor_id FROM sessions")] == ["v1"]
