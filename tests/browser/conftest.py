@@ -1,7 +1,9 @@
 """Fixtures for the snippet in real headless Chromium against a real collector.
 
-- `chromium`: one Debian /usr/bin/chromium for the session, driven by Playwright (never a browser
-  download). Missing chromium skips the browser tests, except under CI, where it fails them.
+- `chromium`: one Debian /usr/bin/chromium for this package, driven by Playwright (never a browser
+  download). Missing chromium skips the browser tests, except under CI, where it fails them. The
+  fixtures are package-scoped: Playwright's sync API keeps an event loop in the main thread while it
+  runs, so it is stopped before the other test folders (which call asyncio.run) are run.
 - `pages`: fixture pages on a second local origin (a threaded http.server), registered per test.
 - `collector`: a fresh `webleads serve` per test, with the site `pages` registered for the pages'
   origin; wait for beacons with `collector.wait(n)`, then `collector.rows(sql)` stops it and reads
@@ -45,7 +47,7 @@ HUMAN_INIT = "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () =
 
 
 # --- the browser ---------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         reason = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
@@ -124,7 +126,7 @@ class Pages:
         self.server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def page_server() -> Iterator[Pages]:
     pages = Pages()
     try:
@@ -232,7 +234,7 @@ class Collectors:
             srv.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def collectors(page_server: Pages, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collectors]:
     """The site `pages` is registered for the fixture pages' origin once, in a template database."""
     directory = tmp_path_factory.mktemp("collectors")
