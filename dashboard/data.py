@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from webleads.analytics import reports
+from webleads.analytics import reports, sessions
 from webleads.collector.store import Store
 
 from .filters import Filters
@@ -76,6 +76,7 @@ def leads(store: Store, f: Filters) -> tuple[reports.Report, int]:
 
 def names(store: Store, f: Filters) -> dict[str, list[str]]:
     """The most frequent paths, conversion names and event names of the period, for suggestions."""
+    sessions.prepare(store)  # installs wl_is_bot, the reports' rule for bots
     start, end = f.instants()
     out: dict[str, list[str]] = {k: [] for k in reports.STEP_KINDS}
     for row in store.query(sql("funnel_suggestions"), {"start": start, "end": end, "site": f.site}):

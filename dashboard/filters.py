@@ -35,7 +35,7 @@ class Filters:
     compare: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
     window: str = DEFAULT_WINDOW
-    split: str = "channel"
+    split: str | None = None  # the funnel's split (a dimension), shown on demand
     conversion: str | None = None
     lookback: int = reports.DEFAULT_LOOKBACK
     channel: str | None = None
@@ -136,10 +136,10 @@ def parse(params: QueryParams, sites: list[str], today: date | None = None) -> F
     except reports.ReportError:
         problems.append(f"window={window!r}")
         window = DEFAULT_WINDOW
-    split = params.get("split") or "channel"
-    if split not in reports.DIMENSIONS:
+    split = params.get("split") or None
+    if split is not None and split not in reports.DIMENSIONS:
         problems.append(f"split={split!r}")
-        split = "channel"
+        split = None
     conversion = params.get("conversion") or None
     if conversion is not None and len(conversion) > 120:
         problems.append("conversion")

@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from webleads.analytics import sessions
 from webleads.collector.store import Store
 
 from .render import sql
@@ -28,8 +29,11 @@ _SEPARATORS = re.compile(r"[-_.]+")
 MEDIUMS = ("email", "social", "cpc", "display", "referral", "print", "qr", "affiliate", "sms", "video", "audio")
 
 
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss"})
+
+
 def normalise(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower().translate(_LIGATURES))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _OUTSIDE.sub("-", plain).strip("-")[:100]
 
@@ -43,6 +47,7 @@ class Value:
 
 def seen(store: Store, site: str | None) -> dict[str, list[Value]]:
     """Per UTM parameter, the values received, grouped by normalised form, most used first."""
+    sessions.prepare(store)  # installs wl_is_bot, the reports' rule for bots
     grouped: dict[str, dict[str, Value]] = {p: {} for p in PARAMS[:3]}
     for row in store.query(sql("links_seen"), {"site": site}):
         key = normalise(row["value"])

@@ -92,7 +92,7 @@ def _funnel(store: Any, f: filters.Filters) -> Funnels:
     suggestions = data.names(store, f)
     if not f.steps:
         return None, None, suggestions
-    return data.funnel(store, f), data.funnel(store, f, by=f.split), suggestions
+    return data.funnel(store, f), data.funnel(store, f, by=f.split) if f.split else None, suggestions
 
 
 def pivot(split: reports.Report, by: str, steps: int) -> list[dict[str, Any]]:
@@ -120,7 +120,7 @@ async def funnel(request: Request) -> Response:
         chart = charts.funnel(bars, drops, t("fu.chart"), t.int)
     rows = [{"kind": s.partition(":")[0], "pattern": s.partition(":")[2]} for s in f.steps]
     rows += [{"kind": "pageview", "pattern": ""}] * max(1, 3 - len(rows))
-    return page(request, "funnel.html", report=main, split=pivot(split, f.split, len(f.steps)) if split else [],
+    return page(request, "funnel.html", report=main, split=pivot(split, f.split, len(f.steps)) if split else None,
                 chart=chart, rows=rows, suggestions=suggestions, windows=filters.WINDOWS,
                 dimensions=reports.DIMENSIONS, step_kinds=reports.STEP_KINDS, **_common(request, f, "funnel"))
 

@@ -47,7 +47,7 @@
   var result = document.getElementById('result');
   var link = document.getElementById('link');
   var normalise = function (text) {
-    return text.trim().toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '')
+    return text.trim().toLowerCase().replace(/œ/g, 'oe').replace(/æ/g, 'ae').replace(/ß/g, 'ss').normalize('NFKD').replace(/[\u0300-\u036f]/g, '')
       .replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 100);
   };
   if (builder && result && link) {

@@ -22,7 +22,7 @@ def paths(dash: Dash) -> dict[str, str]:
         "attribution": f"/dashboard/attribution?{q}&by=campaign&model=linear&compare=first_touch&compare=last_touch"
                        "&compare=markov",
         "funnel": f"/dashboard/funnel?{q}&step=pageview:/formation*&step=pageview:/candidater"
-                  "&step=conversion:candidater",
+                  "&step=conversion:candidater&split=channel",
         "leads": f"/dashboard/leads?{q}",
         "links": "/dashboard/links?source=Newsletter&medium=email&campaign=Portes+Ouvertes",
     }

@@ -91,9 +91,11 @@ def test_a_funnel_built_in_the_page_equals_the_cli_csv(dash: Dash, signed_in: Ta
     rows.nth(3).locator("select[name=kind]").select_option("conversion")
     rows.nth(3).locator("input[name=pattern]").fill("candidater")
     page.select_option("#window", "14d")
+    page.select_option("#split", "channel")
     submit(signed_in)
     # the page answers with the API's form of the query: step=kind:pattern, in order
     query = parse_qsl(urlsplit(page.url).query)
+    assert ("split", "channel") in query
     assert [v for k, v in query if k == "step"] == ["pageview:/", "pageview:/formation*", "pageview:/candidater",
                                                     "conversion:candidater"]
     shot(page, "funnel")
@@ -126,7 +128,7 @@ def test_downloaded_csvs_equal_the_api_csv(dash: Dash, signed_in: Tab) -> None:
 
     steps = [("step", "pageview:/formation*"), ("step", "conversion:candidater")]
     signed_in.open("/dashboard/funnel?" + "&".join(f"{k}={v}" for k, v in [*dash.everything.items(), *steps,
-                                                                          ("window", "30d")]))
+                                                                          ("window", "30d"), ("split", "channel")]))
     got = download(signed_in, "section[aria-labelledby=funnel-title] .download a")
     assert got == dash.api("funnel", [*dash.everything.items(), *steps, ("window", "30d")], fmt="csv").content
     got = download(signed_in, "section[aria-labelledby=split-title] .download a")
