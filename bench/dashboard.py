@@ -98,7 +98,8 @@ def pages(today: date) -> list[tuple[str, str]]:
          f"/dashboard/attribution?{q90}&by=campaign&model=linear&compare=first_touch&compare=linear"
          "&compare=last_touch"),
         ("attribution (90 days, markov)", f"/dashboard/attribution?{q90}&model=markov&compared=1"),
-        ("funnel (90 days, 4 steps + split)", f"/dashboard/funnel?{q90}&{funnel}&window=14d"),
+        ("funnel (90 days, 4 steps)", f"/dashboard/funnel?{q90}&{funnel}&window=14d"),
+        ("funnel (90 days, 4 steps, split by channel)", f"/dashboard/funnel?{q90}&{funnel}&window=14d&split=channel"),
         ("leads (90 days)", f"/dashboard/leads?{q90}"),
         ("links", "/dashboard/links"),
         ("attribution.csv (90 days)", f"/dashboard/attribution.csv?{q90}&model=position_based"),
