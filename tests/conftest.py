@@ -52,13 +52,22 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> Server:
+        return self.launch().ready(timeout)
+
+    def launch(self) -> Server:
+        """Start the process without waiting for it (see ready())."""
         assert self.log_path is not None
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "webleads", "serve", "--db", str(self.db), "--port", str(self.port),
                  *self.extra_args], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
+        return self
+
+    def ready(self, timeout: float = 30) -> Server:
+        """Wait until /healthz answers; show the log if the process died or never answered."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(f"webleads serve exited with {self.proc.returncode}:\n{self.log()}")
             try:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -158,29 +156,6 @@ def html(collector: Server, body: str = "", head: str = "", **data: str | bool) 
 @dataclass
 class Collector(Server):
     """A running `webleads serve` with helpers to wait for beacons and read what was stored."""
-
-    def launch(self) -> Collector:
-        """Start the process without waiting for it (see ready())."""
-        assert self.log_path is not None
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "webleads", "serve", "--db", str(self.db), "--port", str(self.port),
-                 *self.extra_args], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
-        return self
-
-    def ready(self, timeout: float = 30) -> Collector:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"webleads serve exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"webleads serve did not answer in {timeout}s:\n{self.log()}")
 
     def committed(self) -> int:
         return int(httpx.get(self.url + "/healthz", timeout=5).json()["events_committed"])
