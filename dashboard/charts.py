@@ -145,7 +145,8 @@ def dumbbell(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]
                      f'<title>{escape(label)}</title>{escape(_clip(label, 28))}</text>')
         parts.append(f'<line class="span" x1="{min(xs):.1f}" x2="{max(xs):.1f}" y1="{y:.1f}" y2="{y:.1f}"/>')
         for k, (cx, v) in enumerate(zip(xs, values, strict=True)):
-            parts.append(f'<circle class="dot s{k % 6}" cx="{cx:.1f}" cy="{y:.1f}" r="5">'
+            dy = (k - (len(series) - 1) / 2) * 4  # equal credits stay visible side by side
+            parts.append(f'<circle class="dot s{k % 6}" cx="{cx:.1f}" cy="{y + dy:.1f}" r="5">'
                          f'<title>{escape(series[k][0])}: {escape(fmt(v))}</title></circle>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -1,11 +1,13 @@
-"""Fixtures of the dashboard tests, built once per session (the suite stays well under two minutes):
+"""Fixtures of the dashboard tests, built once for the folder (the suite stays under two minutes). They are
+package-scoped, as the snippet's browser fixtures: Playwright's sync API keeps an event loop in the main
+thread while it runs, so it must stop before other folders' tests call asyncio.run.
 
 - `dash`: a database filled by the real `webleads demo`, a token from `webleads token create`, one
   `webleads serve` for every test, and a campaign named `<img src=x onerror=alert(1)>` (with a
   `<script>` source) sent as a real beacon, then converted, so that it reaches every report.
 - `browser`: Debian's /usr/bin/chromium driven by Playwright (never a browser download). Missing
   chromium skips the browser tests, except under CI, where it fails them.
-- `signed_in`: a new browser context already signed in (through the sign-in form, once per session),
+- `signed_in`: a new browser context already signed in (through the sign-in form, once for the folder),
   recording page errors, console errors, dialogs and every requested URL; the test fails on any page
   error, console error (a Content-Security-Policy violation is one) or dialog.
 - `shot(page, name)`: a full-page screenshot in the test's output folder (tmp_path), copied to
@@ -74,7 +76,7 @@ def _beacon(srv: Server, event: dict[str, Any]) -> None:
     assert response.status_code == 204, response.text
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
     folder = tmp_path_factory.mktemp("dashboard")
     db = folder / "demo.duckdb"
@@ -95,7 +97,7 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
 
 
 # --- the browser -------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         reason = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
@@ -149,7 +151,7 @@ def open_tab(browser: Any, base: str, **options: Any) -> Tab:
     return tab
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def signed_in_state(browser: Any, dash: Dash) -> dict[str, Any]:
     """The cookies of a browser that signed in through the form (once for the session)."""
     tab = open_tab(browser, dash.url)

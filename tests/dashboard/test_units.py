@@ -103,8 +103,9 @@ def test_after_sign_in_only_dashboard_addresses(target: str | None, safe: str) -
     assert auth.safe_next(target) == safe
 
 
-def test_sessions_end_at_sign_out_and_with_their_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    sessions = auth.Sessions()
+def test_sessions_end_at_sign_out_with_their_token_and_when_idle() -> None:
+    now = [1000.0]
+    sessions = auth.Sessions(clock=lambda: now[0])
     one, two = sessions.open("wl_token-one"), sessions.open("wl_token-two")
     assert sessions.get(one) is not None and sessions.get("wl_token-one") is None  # the id is not the token
     sessions.close(one)
@@ -112,9 +113,15 @@ def test_sessions_end_at_sign_out_and_with_their_token(monkeypatch: pytest.Monke
     sessions.drop_token(auth.hash_token("wl_token-two"))
     assert sessions.get(two) is None
     three = sessions.open("wl_token-three")
-    clock = auth.time.monotonic() + auth.IDLE_SECONDS + 1
-    monkeypatch.setattr(auth.time, "monotonic", lambda: clock)
+    now[0] += auth.IDLE_SECONDS - 1
+    assert sessions.get(three) is not None  # each use starts the idle time again
+    now[0] += auth.IDLE_SECONDS + 1
     assert sessions.get(three) is None  # idle too long
+    four = sessions.open("wl_token-four")
+    for _ in range(20):  # used every few hours, it still ends after MAX_SECONDS
+        now[0] += auth.MAX_SECONDS / 20 + 1
+        sessions.get(four)
+    assert sessions.get(four) is None
 
 
 @pytest.mark.parametrize("tz", ["Europe/Paris", "UTC", "America/New_York", "Australia/Lord_Howe"])
