@@ -137,7 +137,7 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
         raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        store = Store(settings.db, settings.queue_events, settings.batch_events)
+        store = Store(settings.db, settings.queue_events, settings.batch_events, settings.commit_linger_ms)
     except DatabaseLocked:
         info = read_serve_file(settings.db)
         where = f" (pid {info.pid}, {info.url})" if info else ""

@@ -255,7 +255,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        st = store or Store(settings.db, settings.queue_events, settings.batch_events)
+        st = store or Store(settings.db, settings.queue_events, settings.batch_events, settings.commit_linger_ms)
         collector = Collector(settings, st)
         app.state.collector = collector
         app.state.store = st

@@ -37,6 +37,8 @@ class Settings:
     max_batch_events: int = 50
     queue_events: int = 100_000
     batch_events: int = 20_000
+    # Under concurrent load, the writer waits up to this long to gather more events per commit.
+    commit_linger_ms: int = 2
     # Client timestamps outside [now - past, now + future] are refused.
     max_past_seconds: int = 48 * 3600
     max_future_seconds: int = 300
@@ -81,6 +83,8 @@ def _validate(s: Settings) -> Settings:
             raise SettingsError(f"setting '{key}': {value!r} must be a path such as /e, outside /api/")
     if len({s.beacon_path, s.pixel_path, s.script_path}) != 3:
         raise SettingsError("settings 'beacon_path', 'pixel_path' and 'script_path' must differ")
+    if not 0 <= s.commit_linger_ms <= 100:
+        raise SettingsError(f"setting 'commit_linger_ms': {s.commit_linger_ms} must be between 0 and 100")
     for key in ("port", "max_body_bytes", "max_batch_events", "queue_events", "batch_events"):
         if getattr(s, key) <= 0:
             raise SettingsError(f"setting '{key}': {getattr(s, key)!r} must be a positive number")
