@@ -47,7 +47,8 @@ def _authorised(handler: Handler) -> Handler:
                                                                     token.strip())
         if not ok:
             reason = "a Bearer token is required (webleads token create)" if not header else "this token is not valid"
-            return error_response(Rejected(401, "unauthorized", reason), {"WWW-Authenticate": 'Bearer realm="webleads"'})
+            return error_response(Rejected(401, "unauthorized", reason),
+                                  {"WWW-Authenticate": 'Bearer realm="webleads"'})
         try:
             return await handler(request)
         except Rejected as exc:

@@ -42,7 +42,7 @@ def invert(matrix: list[list[float]]) -> list[list[float]]:
 def pool(transitions: dict[tuple[str, str], int], limit: int = MAX_STATES) -> dict[tuple[str, str], int]:
     """Keep the `limit` states with the most traffic; pool the others into (other)."""
     traffic: dict[str, int] = defaultdict(int)
-    for (src, dst), count in transitions.items():
+    for (_, dst), count in transitions.items():
         if dst not in (CONVERSION, NULL):
             traffic[dst] += count
     if len(traffic) <= limit:

@@ -92,7 +92,8 @@ def zone(tz: str) -> ZoneInfo:
             raise ZoneInfoNotFoundError(tz)
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ReportError("bad_tz", f"unknown time zone {str(tz)[:64]!r}; use a name such as Europe/Paris or UTC")
+        raise ReportError("bad_tz", f"unknown time zone {str(tz)[:64]!r}; use a name such as Europe/Paris or UTC"
+                          ) from None
     except OSError:
         raise ReportError("bad_tz", f"unknown time zone {str(tz)[:64]!r}") from None
 
@@ -236,10 +237,14 @@ def funnel(source: Source, steps: list[str] | tuple[str, ...], window: str | tim
     params: dict[str, Any] = {k: v for k, v in f.params().items() if k not in ("conversion", "lookback")}
     params["window"] = span
     params["missing"] = MISSING[by] if by else "all"
+    matchers = []
     for k, (kind, pattern) in enumerate(parsed, start=1):
-        params[f"kind{k}"] = kind
-        params[f"pattern{k}"] = _glob_to_like(pattern) if kind == "pageview" else pattern
-    rows = _rows(source, _funnel_sql(len(parsed), by), params)
+        matcher, value = _matcher(kind, pattern)
+        matchers.append(matcher)
+        params[f"pattern{k}"] = value
+        if matcher == "match_name":
+            params[f"kind{k}"] = kind
+    rows = _rows(source, _funnel_sql(matchers, by), params)
     out: list[dict[str, Any]] = []
     for group in rows:
         first = int(group["visitors1"])
@@ -260,10 +265,24 @@ def funnel(source: Source, steps: list[str] | tuple[str, ...], window: str | tim
     return Report(out, columns, notes)
 
 
-def _funnel_sql(count: int, by: str | None) -> str:
+def _matcher(kind: str, pattern: str) -> tuple[str, str]:
+    """The funnel.sql block that matches a step, and the value it binds."""
+    if kind != "pageview":
+        return "match_name", pattern
+    inner = pattern.strip("*")
+    if "*" in inner or not inner:
+        return "match_like", _glob_to_like(pattern)
+    starts, ends = pattern.startswith("*"), pattern.endswith("*")
+    shape = {(False, False): "match_exact", (False, True): "match_prefix", (True, False): "match_suffix",
+             (True, True): "match_contains"}[(starts, ends)]
+    return shape, inner
+
+
+def _funnel_sql(matchers: list[str], by: str | None) -> str:
+    count = len(matchers)
     text = sql("funnel")
-    blocks = dict(re.findall(r"-- @(\w+)\n(.*?)(?=-- @|\Z)", text, flags=re.S))
-    matches = ",\n".join(blocks["match"].rstrip().replace("{k}", str(k)) for k in range(1, count + 1))
+    blocks = dict(re.findall(r"-- @(\w+)[^\n]*\n(.*?)(?=-- @|\Z)", text, flags=re.S))
+    matches = ",\n".join(blocks[m].rstrip().replace("{k}", str(k)) for k, m in enumerate(matchers, start=1))
     query = blocks["prologue"].replace("{matches}", matches)
     for k in range(2, count + 1):
         query += blocks["step"].replace("{k}", str(k)).replace("{p}", str(k - 1))
@@ -273,9 +292,9 @@ def _funnel_sql(count: int, by: str | None) -> str:
     level = " + ".join(f"CAST(t{k} IS NOT NULL AS INTEGER)" for k in range(1, count + 1))
     if by:
         split = "s.value"
-        split_join = ("ASOF LEFT JOIN (SELECT site, visitor_id, started_at, " + by + " AS value FROM sessions "
-                      "WHERE is_touch AND ($include_bots OR NOT is_bot)) s\n"
-                      "      ON b.site = s.site AND b.visitor_id = s.visitor_id AND b.t1 >= s.started_at")
+        split_join = ("ASOF LEFT JOIN (SELECT hash(site, visitor_id) AS visitor, started_at, " + by + " AS value "
+                      "FROM sessions WHERE is_touch AND ($include_bots OR NOT is_bot)) s\n"
+                      "      ON b.visitor = s.visitor AND b.t1 >= s.started_at")
     else:
         split, split_join = "CAST(NULL AS VARCHAR)", ""
     epilogue = (blocks["epilogue"].replace("{level}", level).replace("{last}", str(count))

@@ -45,8 +45,8 @@ from .referrers import classify_referrer, source_category
 log = logging.getLogger("webleads.analytics")
 
 SESSIONS_VERSION = 1
-VERSION = f"{SESSIONS_VERSION}:" + digest("sessions_schema", "sessions_build", "sessions_landing", "sessions_insert", "macros",
-                                          "data/referrers.tsv")
+VERSION = f"{SESSIONS_VERSION}:" + digest("sessions_schema", "sessions_build", "sessions_landing", "sessions_insert",
+                                          "sessions_conversions", "macros", "data/referrers.tsv")
 REFRESH_EVERY = 5.0  # seconds between refreshes from the commit hook...
 REFRESH_FACTOR = 20  # ...and at least 20 times as long as the last refresh took
 FULL_REBUILD_SHARE = 0.2  # above this share of visitors to recompute, rebuild everything instead
@@ -160,7 +160,9 @@ def _only_tracked_changes(conn: duckdb.DuckDBPyConnection, tracker: _Tracker) ->
     count, cheap), so that the dirty visitors are all there is to recompute."""
     stored = _state(conn, "fingerprint")
     row = conn.execute("SELECT count(*) FROM event_log").fetchone()
-    return stored is not None and row is not None and int(stored.split("|")[0]) + tracker.rows_since_fingerprint == row[0]
+    if stored is None or row is None:
+        return False
+    return int(stored.split("|")[0]) + tracker.rows_since_fingerprint == row[0]
 
 
 def _visitor_count(conn: duckdb.DuckDBPyConnection) -> int:
@@ -178,7 +180,7 @@ def _rebuild(conn: duckdb.DuckDBPyConnection, tracker: _Tracker) -> None:
     started = time.perf_counter()
     conn.execute("BEGIN")
     try:
-        for table in ("sessions", "referrer_classes", "source_classes"):
+        for table in ("sessions", "conversions", "referrer_classes", "source_classes"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(sql("sessions_schema"))
         channels.install(conn)
@@ -214,7 +216,8 @@ def _refresh(conn: duckdb.DuckDBPyConnection, tracker: _Tracker, from_temp: bool
             finally:
                 conn.unregister("wl_dirty")
         conn.execute(sql("sessions_scope_todo"))
-        conn.execute("DELETE FROM sessions WHERE (site, visitor_id) IN (SELECT site, visitor_id FROM wl_todo)")
+        for table in ("sessions", "conversions"):
+            conn.execute(f"DELETE FROM {table} WHERE (site, visitor_id) IN (SELECT site, visitor_id FROM wl_todo)")
         _build(conn)
         _set_state(conn, "fingerprint", _fingerprint(conn))
         conn.execute("COMMIT")
@@ -252,6 +255,7 @@ def _build(conn: duckdb.DuckDBPyConnection) -> None:
             conn.unregister("wl_classes")
     conn.execute(sql("sessions_insert"))
     conn.execute("DROP TABLE wl_new_sessions")
+    conn.execute(sql("sessions_conversions"))
 
 
 # --- Parquet exports --------------------------------------------------------------------------------

@@ -72,7 +72,8 @@ def _clean(record: dict[str, Any], reading: Reading, site: str | None, from_csv:
     return out
 
 
-def read_events(path: str, site: str | None = None, fmt: str | None = None) -> tuple[Reading, Iterator[tuple[int, Any]]]:
+def read_events(path: str, site: str | None = None,
+                fmt: str | None = None) -> tuple[Reading, Iterator[tuple[int, Any]]]:
     """The records of an import file, with what the reader refused (counted in the Reading)."""
     reading = Reading()
     fmt = fmt or detect_format(path)

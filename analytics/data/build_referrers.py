@@ -83,7 +83,7 @@ def build(search_yml: Path, socials_yml: Path, curated: Path) -> list[tuple[str,
                 rows.setdefault(host, (slug(name), "search"))
     curated_rows = read_curated(curated)
     name_kind = {}
-    for pattern, name, kind in curated_rows:
+    for _, name, kind in curated_rows:
         name_kind.setdefault(name, kind)
     rows = {pattern: (name, name_kind.get(name, kind)) for pattern, (name, kind) in rows.items()}
     for pattern, name, kind in curated_rows:

@@ -3,19 +3,18 @@
 -- then its position among the visitor's sessions, so touches of one instant keep their arrival order).
 -- A touch counts when lookback >= conversion - touch >= 0. A conversion without a touch gets one
 -- synthetic (direct) / Direct touch at its own time (DESIGN.md: never reported as unattributed).
-WITH conversions AS (
-    SELECT event_id AS conversion_id, site, visitor_id, ts, name, props
-    FROM event_log
-    WHERE type = 'conversion'
-      AND ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end)
+WITH selected AS (
+    SELECT conversion_id, site, visitor_id, ts, name, props
+    FROM conversions
+    WHERE ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end)
       AND ($site IS NULL OR site = $site)
       AND ($conversion IS NULL OR name = $conversion)
-      AND ($include_bots OR NOT wl_is_bot(is_bot, bot_reason, origin))
+      AND ($include_bots OR NOT is_bot)
 ),
 found AS (
     SELECT c.conversion_id, s.started_at, s.seq, s.channel, s.source, s.medium, s.campaign, s.term, s.content,
            s.referrer_domain, s.landing_page
-    FROM conversions c
+    FROM selected c
     JOIN sessions s
       ON s.site = c.site AND s.visitor_id = c.visitor_id AND s.is_touch
      AND s.started_at <= c.ts AND s.started_at >= c.ts - to_days(CAST($lookback AS INTEGER))
@@ -34,7 +33,7 @@ journeys AS (
            coalesce(f.content, '(not set)') AS content,
            coalesce(f.referrer_domain, '(none)') AS referrer_domain,
            coalesce(f.landing_page, '(not set)') AS landing_page
-    FROM conversions c
+    FROM selected c
     LEFT JOIN found f ON f.conversion_id = c.conversion_id
 ),
 numbered AS (

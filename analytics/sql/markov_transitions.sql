@@ -13,9 +13,9 @@
 ),
 last_conversions AS (
     SELECT site, visitor_id, max(ts) AS last_converted_at
-    FROM event_log
-    WHERE type = 'conversion' AND ($site IS NULL OR site = $site) AND ($conversion IS NULL OR name = $conversion)
-      AND ($include_bots OR NOT wl_is_bot(is_bot, bot_reason, origin))
+    FROM conversions
+    WHERE ($site IS NULL OR site = $site) AND ($conversion IS NULL OR name = $conversion)
+      AND ($include_bots OR NOT is_bot)
     GROUP BY site, visitor_id
 ),
 open_touches AS (

@@ -30,5 +30,15 @@ CREATE TABLE sessions (
     previous         STRUCT(channel VARCHAR, source VARCHAR, medium VARCHAR, campaign VARCHAR, term VARCHAR,
                             content VARCHAR, referrer_domain VARCHAR, landing_page VARCHAR)
 );
+-- The conversions, with the reports' bot verdict (wl_is_bot): a small table the reports start from.
+CREATE TABLE conversions (
+    conversion_id VARCHAR NOT NULL,      -- its event_id
+    site          VARCHAR NOT NULL,
+    visitor_id    VARCHAR NOT NULL,
+    ts            TIMESTAMP NOT NULL,
+    name          VARCHAR,
+    props         VARCHAR,               -- JSON: the allow-listed form fields
+    is_bot        BOOLEAN NOT NULL
+);
 CREATE TABLE referrer_classes (domain VARCHAR NOT NULL, source VARCHAR NOT NULL, medium VARCHAR NOT NULL);
 CREATE TABLE source_classes (source VARCHAR NOT NULL, category VARCHAR);

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from lab import T0
 
 from conftest import ORIGIN, Server, free_port, webleads
-from lab import T0
 
 API = "/api/v1"
 

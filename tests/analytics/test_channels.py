@@ -7,8 +7,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from lab import T0, Lab
+
 from webleads.analytics import channels
 from webleads.analytics.referrers import classify_referrer, source_category
 

@@ -9,8 +9,9 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import ORIGIN, Server, webleads
 from lab import T0
+
+from conftest import ORIGIN, Server, webleads
 
 HEADER = "ts,site,type,name,visitor_id,url,referrer,event_id,email,props"
 
@@ -44,7 +45,8 @@ def test_import_counts_rejects_reports_unknown_columns_and_never_stores_twice(si
     again = webleads("import", str(file), db=site_db).stdout
     assert "0 accepted, 2 already stored, 3 rejected" in again
     leads = list(csv.DictReader(io.StringIO(webleads("report", "leads", db=site_db).stdout)))
-    assert [(r["first_source"], r["path"], r["fields"]) for r in leads] == [("newsletter", "Email", '{"formation":"dev"}')]
+    assert [(r["first_source"], r["path"], r["fields"]) for r in leads] == [
+        ("newsletter", "Email", '{"formation":"dev"}')]
 
 
 def test_an_imported_old_event_changes_the_sessions(site_db: Path, tmp_path: Path) -> None:
@@ -66,7 +68,8 @@ def test_jsonl_import(site_db: Path, tmp_path: Path) -> None:
             "https://www.google.fr/"}
     file.write_text(json.dumps(good) + "\n{not json\n\n" + json.dumps({**good, "extra": 1}) + "\n")
     out = webleads("import", str(file), db=site_db).stdout
-    assert "2 accepted" in out and "1 rejected" in out and "bad_json" in out and "unknown columns left out: extra" in out
+    assert "2 accepted" in out and "1 rejected" in out and "bad_json" in out
+    assert "unknown columns left out: extra" in out
 
 
 def report_csv(db: Path, *args: str) -> list[dict[str, str]]:

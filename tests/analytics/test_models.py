@@ -7,8 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from lab import T0, Lab
+
 from webleads.analytics import markov, reports
 
 D = timedelta(days=1)

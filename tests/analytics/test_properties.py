@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from lab import T0, memory_source, record
+
 from webleads.analytics import markov, reports
 
 SOURCES = ["newsletter", "facebook", "partner", "flyer", "radio"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from lab import T0, Lab
+
 from webleads.analytics import sessions
 
 M = timedelta(minutes=1)
