@@ -11,7 +11,8 @@ sessions once, then times, each in its own process so that peak memory is the re
 
 It prints seconds (median of --repeat runs), the floor timed in the same process just before and
 after the report (the machine is shared: its load moves), the ratio (median), and peak memory (the
-process's maximum resident set, the floor's included). The database is kept in bench/out/ (git-ignored) and reused when it exists.
+process's maximum resident set, the floor's included). The database is kept in bench/out/
+(git-ignored) and reused when it exists.
 
     python bench/reports.py [--events 10000000] [--repeat 3] [--rebuild]
 """
