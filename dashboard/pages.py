@@ -51,9 +51,9 @@ async def home(request: Request) -> Response:
 
 
 # --- attribution ---------------------------------------------------------------------------------------
-def _attribution(store: Any, f: filters.Filters) -> tuple[reports.Report, data.Comparison]:
+def _attribution(store: Any, f: filters.Filters) -> tuple[reports.Report, data.Comparison, list[str]]:
     main = data.attribution(store, f)
-    return main, data.compare(store, f, {f.model: main})
+    return main, data.compare(store, f, {f.model: main}), data.names(store, f)["conversion"]
 
 
 def attribution_notes(t: Text, report: reports.Report, model: str) -> list[str]:
@@ -71,7 +71,7 @@ def attribution_notes(t: Text, report: reports.Report, model: str) -> list[str]:
 async def attribution(request: Request) -> Response:
     f = read_filters(request)
     t = Text(language(request))
-    main, comparison = await run_in_threadpool(_attribution, request.app.state.store, f)
+    main, comparison, conversions = await run_in_threadpool(_attribution, request.app.state.store, f)
     bars = [charts.Bar(str(r[f.by]), r["conversions"], t.pct(r["conversions"], main.conversions))
             for r in main[:TOP_BARS]]
     chart = charts.hbars(bars, t("at.chart", dimension=t(f"dim.{f.by}").lower()), lambda v: t.dec(v, 1))
@@ -81,7 +81,8 @@ async def attribution(request: Request) -> Response:
                                t("at.compare.chart"), lambda v: t.dec(v, 1))
     notes = attribution_notes(t, main, f.model)
     return page(request, "attribution.html", report=main, chart=chart, comparison=comparison, dumbbell=dumbbell,
-                notes=notes, models=reports.MODELS, dimensions=reports.DIMENSIONS, **_common(request, f, "attribution"))
+                notes=notes, models=reports.MODELS, dimensions=reports.DIMENSIONS, conversions=conversions,
+                **_common(request, f, "attribution"))
 
 
 # --- funnels --------------------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ def download(tab: Tab, link: str) -> bytes:
 
 
 def test_downloaded_csvs_equal_the_api_csv(dash: Dash, signed_in: Tab) -> None:
-    query = {**dash.everything, "model": "time_decay", "by": "source"}
+    query = {**dash.everything, "model": "time_decay", "by": "source", "conversion": "candidater"}
     signed_in.open("/dashboard/attribution?" + "&".join(f"{k}={v}" for k, v in query.items()))
     got = download(signed_in, "section[aria-labelledby=main-title] .download a")
     assert got == dash.api("attribution", query, fmt="csv").content
