@@ -57,7 +57,7 @@ def detect_format(path: str) -> str:
 
 def _clean(record: dict[str, Any], reading: Reading, site: str | None, from_csv: bool) -> dict[str, Any]:
     unknown = {k for k in record if k not in IMPORT_COLUMNS}
-    reading.unknown_columns |= {str(k)[:60] for k in unknown}
+    reading.unknown_columns |= {"(values beyond the header)" if k is None else str(k)[:60] for k in unknown}
     out = {k: v for k, v in record.items() if k in IMPORT_COLUMNS and v not in (None, "")}
     if site and not out.get("site"):
         out["site"] = site
