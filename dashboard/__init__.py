@@ -15,20 +15,23 @@ from .render import static
 
 
 def routes() -> list[BaseRoute]:
-    guard = auth.signed_in
+    def guard(handler: auth.Handler) -> auth.Handler:
+        return auth.signed_in(pages.report_errors(handler))
+
     return [
-        Route("/dashboard", pages.home, methods=["GET"]),
-        Route("/dashboard/", pages.home, methods=["GET"]),
+        Route("/dashboard", pages.report_errors(pages.home), methods=["GET"]),
+        Route("/dashboard/", pages.report_errors(pages.home), methods=["GET"]),
         Route("/dashboard/signin", auth.signin, methods=["POST"]),
         Route("/dashboard/signout", auth.signout, methods=["POST"]),
         Route("/dashboard/attribution", guard(pages.attribution), methods=["GET"]),
         Route("/dashboard/funnel", guard(pages.funnel), methods=["GET"]),
         Route("/dashboard/leads", guard(pages.leads), methods=["GET"]),
         Route("/dashboard/links", guard(pages.links_page), methods=["GET"]),
-        Route("/dashboard/overview.csv", guard(downloads.overview_csv, download=True), methods=["GET"]),
-        Route("/dashboard/attribution.csv", guard(downloads.attribution_csv, download=True), methods=["GET"]),
-        Route("/dashboard/compare.csv", guard(downloads.compare_csv, download=True), methods=["GET"]),
-        Route("/dashboard/funnel.csv", guard(downloads.funnel_csv, download=True), methods=["GET"]),
-        Route("/dashboard/leads.csv", guard(downloads.leads_csv, download=True), methods=["GET"]),
+        Route("/dashboard/overview.csv", auth.signed_in(downloads.overview_csv, download=True), methods=["GET"]),
+        Route("/dashboard/attribution.csv", auth.signed_in(downloads.attribution_csv, download=True),
+              methods=["GET"]),
+        Route("/dashboard/compare.csv", auth.signed_in(downloads.compare_csv, download=True), methods=["GET"]),
+        Route("/dashboard/funnel.csv", auth.signed_in(downloads.funnel_csv, download=True), methods=["GET"]),
+        Route("/dashboard/leads.csv", auth.signed_in(downloads.leads_csv, download=True), methods=["GET"]),
         Route("/dashboard/static/{name}", static, methods=["GET"]),
     ]

@@ -11,7 +11,6 @@ LANGS = ("fr", "en")
 DEFAULT = "fr"
 
 FR: dict[str, str] = {
-    "app": "webleads",
     "skip": "Aller au contenu",
     "nav.overview": "Vue d'ensemble",
     "nav.attribution": "Attribution",
@@ -45,7 +44,6 @@ FR: dict[str, str] = {
     "f.channel": "Canal (premier ou dernier contact)",
     "f.all_channels": "Tous",
     "f.search": "Rechercher (source, campagne, parcours)",
-    "f.compare": "Comparer les modèles",
     "f.bad": "Filtre ignoré : {reason}",
     "range": "du {start} au {end}",
     "tz": "fuseau {tz}",
@@ -77,7 +75,6 @@ FR: dict[str, str] = {
     # attribution
     "at.title": "Attribution",
     "at.intro": "Quelles {dimension} amènent les conversions, selon le modèle « {model} ».",
-    "at.value": "Valeur",
     "at.credit": "Conversions attribuées",
     "at.share": "Part",
     "at.touched": "Conversions où elle apparaît",
@@ -134,7 +131,6 @@ FR: dict[str, str] = {
     "le.last": "Dernier contact",
     "le.path": "Parcours",
     "le.days": "Jours avant conversion",
-    "le.visitor": "Visiteur",
     "le.touches": "Visites",
     # links
     "li.title": "Liens de campagne",
@@ -199,7 +195,6 @@ FR: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
-    "app": "webleads",
     "skip": "Skip to content",
     "nav.overview": "Overview",
     "nav.attribution": "Attribution",
@@ -231,7 +226,6 @@ EN: dict[str, str] = {
     "f.channel": "Channel (first or last touch)",
     "f.all_channels": "All",
     "f.search": "Search (source, campaign, path)",
-    "f.compare": "Compare models",
     "f.bad": "Filter ignored: {reason}",
     "range": "from {start} to {end}",
     "tz": "time zone {tz}",
@@ -261,7 +255,6 @@ EN: dict[str, str] = {
     "ov.bots": "Bots left out: {count} events in the period.",
     "at.title": "Attribution",
     "at.intro": "Which {dimension} bring conversions, under the “{model}” model.",
-    "at.value": "Value",
     "at.credit": "Credited conversions",
     "at.share": "Share",
     "at.touched": "Conversions it appears in",
@@ -315,7 +308,6 @@ EN: dict[str, str] = {
     "le.last": "Last touch",
     "le.path": "Path",
     "le.days": "Days to convert",
-    "le.visitor": "Visitor",
     "le.touches": "Visits",
     "li.title": "Campaign links",
     "li.intro": "One link per medium (newsletter, post, poster…). Names are lower-cased, without spaces or "

@@ -7,6 +7,8 @@ from charts.py. The CSV downloads (downloads.py) call the same data functions.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +24,20 @@ from .render import language, page, secure
 
 TOP_BARS = 12
 COMPARE_ROWS = 12
+
+
+def report_errors(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """A parameter the reports refuse (one the filters could not foresee) is a 400 page saying why."""
+
+    @functools.wraps(handler)
+    async def answer(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except reports.ReportError as exc:
+            return page(request, "error.html", status=400, message=None, reason=exc.reason,
+                        **_common(request, read_filters(request), ""))
+
+    return answer
 
 
 def site_names(request: Request) -> list[str]:
