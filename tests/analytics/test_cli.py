@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from lab import T0
 
 from conftest import ORIGIN, Server, webleads
@@ -76,8 +77,16 @@ def report_csv(db: Path, *args: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(webleads("report", *args, db=db).stdout)))
 
 
-def test_report_formats_and_columns(site_db: Path, tmp_path: Path) -> None:
-    webleads("demo", "--visitors", "300", "--seed", "5", db=site_db)
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database filled by `webleads demo`, shared by the tests that only read it."""
+    db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    webleads("demo", "--visitors", "300", "--seed", "5", db=db)
+    return db
+
+
+def test_report_formats_and_columns(demo_db: Path) -> None:
+    site_db = demo_db
     out = webleads("report", "attribution", "--model", "linear", db=site_db).stdout  # piped: csv
     assert out.splitlines()[0] == "channel,conversions,share,touched_conversions"
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -106,8 +115,8 @@ def test_bad_options_are_one_line_errors(site_db: Path) -> None:
         assert proc.stderr.startswith("Error: ") and message in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_export_parquet_and_report_from_it(site_db: Path, tmp_path: Path) -> None:
-    webleads("demo", "--visitors", "200", "--seed", "2", db=site_db)
+def test_export_parquet_and_report_from_it(demo_db: Path, tmp_path: Path) -> None:
+    site_db = demo_db
     out = tmp_path / "export"
     assert "events written" in webleads("export", "--format", "parquet", "--out", str(out), db=site_db).stdout
     partitions = sorted(p.relative_to(out).parts[:2] for p in out.rglob("*.parquet"))
