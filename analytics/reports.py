@@ -323,4 +323,4 @@ def leads(source: Source, **options: Any) -> Report:
             "touches": int(r["touches"]), "days_to_convert": round(float(r["days_to_convert"]), 2),
             "fields": orjson.loads(fields) if fields else None,
         })
-    return Report(rows, LEADS_COLUMNS, _notes(len(rows)) if not rows else [], len(rows))
+    return Report(rows, LEADS_COLUMNS, [] if rows else ["No conversion in this period."], len(rows))
