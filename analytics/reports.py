@@ -245,6 +245,8 @@ def funnel(source: Source, steps: list[str] | tuple[str, ...], window: str | tim
         if matcher == "match_name":
             params[f"kind{k}"] = kind
     rows = _rows(source, _funnel_sql(matchers, by), params)
+    if not rows and not by:  # nobody did step 1: every step at zero
+        rows = [{"split_value": None, **{f"visitors{k}": 0 for k in range(1, len(parsed) + 1)}}]
     out: list[dict[str, Any]] = []
     for group in rows:
         first = int(group["visitors1"])
@@ -261,7 +263,7 @@ def funnel(source: Source, steps: list[str] | tuple[str, ...], window: str | tim
             out.append(row)
             previous = visitors
     columns = FUNNEL_COLUMNS + ((by,) if by else ())
-    notes = [] if out else ["No visitor did the first step in this period."]
+    notes = [] if out and out[0]["visitors"] else ["No visitor did the first step in this period."]
     return Report(out, columns, notes)
 
 

@@ -127,3 +127,52 @@ def test_funnel_counts_never_increase(events: list[tuple[int, int, str]], steps:
         assert total <= len({v for v, _, _ in events})
     finally:
         conn.close()
+
+
+def _reached(events: list[tuple[int, int, str]], steps: list[str], window_minutes: int) -> list[int]:
+    """The funnel by its definition, visitor by visitor: the furthest step over every start."""
+    import fnmatch
+
+    def matches(step: str, what: str) -> bool:
+        kind, pattern = step.split(":", 1)
+        if kind == "conversion":
+            return what == "conversion" and pattern == "candidater"
+        return what != "conversion" and fnmatch.fnmatchcase(what, pattern)
+
+    counts = [0] * len(steps)
+    for visitor in {v for v, _, _ in events}:
+        mine = sorted((m, w) for v, m, w in events if v == visitor)
+        best = 0
+        for start, what in mine:
+            if not matches(steps[0], what):
+                continue
+            level, at = 1, start
+            for step in steps[1:]:
+                nxt = [m for m, w in mine if m > at and m <= start + window_minutes and matches(step, w)]
+                if not nxt:
+                    break
+                level, at = level + 1, min(nxt)
+            best = max(best, level)
+        for k in range(best):
+            counts[k] += 1
+    return counts
+
+
+@SETTINGS
+@given(st.lists(page_event, min_size=1, max_size=30), st.lists(st.sampled_from(STEPS), min_size=1, max_size=4),
+       st.sampled_from([30, 60 * 24, 60 * 24 * 7]))
+def test_funnel_counts_match_the_definition(events: list[tuple[int, int, str]], steps: list[str],
+                                            window_minutes: int) -> None:
+    recs = []
+    for i, (visitor, minutes, what) in enumerate(events):
+        at = T0 + timedelta(minutes=minutes)
+        if what == "conversion":
+            recs.append(record(f"v{visitor}", at, kind="conversion", name="candidater", event_id=f"e{i}"))
+        else:
+            recs.append(record(f"v{visitor}", at, page=what, event_id=f"e{i}"))
+    conn = memory_source(recs)
+    try:
+        rows = reports.funnel(conn, steps=steps, window=f"{window_minutes}m")
+        assert [r["visitors"] for r in rows] == _reached(events, steps, window_minutes)
+    finally:
+        conn.close()
