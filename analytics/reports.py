@@ -286,6 +286,7 @@ def _funnel_sql(matchers: list[str], by: str | None) -> str:
     blocks = dict(re.findall(r"-- @(\w+)[^\n]*\n(.*?)(?=-- @|\Z)", text, flags=re.S))
     matches = ",\n".join(blocks[m].rstrip().replace("{k}", str(k)) for k, m in enumerate(matchers, start=1))
     query = blocks["prologue"].replace("{matches}", matches)
+    query += blocks["start_pruned" if count > 1 else "start_all"]
     for k in range(2, count + 1):
         query += blocks["step"].replace("{k}", str(k)).replace("{p}", str(k - 1))
     aggregates = [blocks["visitors"].rstrip().replace("{k}", str(k)) for k in range(1, count + 1)]

@@ -15,10 +15,27 @@ WITH step_events AS (
     WHERE ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < CAST($end AS TIMESTAMP) + CAST($window AS INTERVAL))
       AND ($site IS NULL OR site = $site)
       AND ($include_bots OR NOT wl_is_bot(is_bot, bot_reason, origin))
-),
-reached1 AS (
+)
+-- @start_all (a one-step funnel)
+, reached1 AS (
     SELECT visitor, ts AS t1 FROM step_events
     WHERE step1 AND ($end IS NULL OR ts < $end)
+)
+-- @start_pruned
+-- A start followed by another start before any step-2 event reaches nothing the later one does not
+-- (the later start has as much room in the window): only the last start of such a run is tried.
+-- Step-2 events sort first among events of one instant, so an event of that instant still counts.
+, starts AS (
+    SELECT visitor, ts, step1 AND ($end IS NULL OR ts < $end) AS is_start, step2
+    FROM step_events
+    WHERE (step1 AND ($end IS NULL OR ts < $end)) OR step2
+),
+reached1 AS (
+    SELECT visitor, ts AS t1
+    FROM (SELECT visitor, ts, is_start,
+                 lead(is_start AND NOT step2) OVER (PARTITION BY visitor ORDER BY ts, step2 DESC) AS start_next
+          FROM starts)
+    WHERE is_start AND NOT coalesce(start_next, FALSE)
 )
 -- @match_name (conversion:NAME, event:NAME)
         (type = $kind{k} AND name = $pattern{k}) AS step{k}
