@@ -18,6 +18,19 @@ import httpx
 import pytest
 
 ORIGIN = "https://www.ecloserie.test"
+# Debian's chromium, driven by Playwright (never a browser download), launched as this machine needs.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+def require_chromium() -> None:
+    """Skip a browser test where chromium is missing; in CI (CI set), fail instead."""
+    if not os.path.exists(CHROMIUM):
+        reason = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(reason + "; CI must run the browser tests")
+        pytest.skip(reason)
 
 
 def free_port() -> int:

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import threading
 import time
@@ -30,11 +29,8 @@ import duckdb
 import httpx
 import pytest
 
-from conftest import Server, free_port, webleads
+from conftest import CHROMIUM, CHROMIUM_ARGS, Server, free_port, require_chromium, webleads
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 SITE = "pages"
 # A desktop Chrome as a visitor's browser would announce it (headless Chromium's own user-agent says
 # "HeadlessChrome", which the collector rightly flags as a bot).
@@ -47,11 +43,7 @@ HUMAN_INIT = "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () =
 # --- the browser ---------------------------------------------------------------------------------
 @pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        reason = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; CI must run the browser tests")
-        pytest.skip(reason)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -16,7 +16,6 @@ thread while it runs, so it must stop before other folders' tests call asyncio.r
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,11 +28,8 @@ import httpx
 import orjson
 import pytest
 
-from conftest import Server, free_port, webleads
+from conftest import CHROMIUM, CHROMIUM_ARGS, Server, free_port, require_chromium, webleads
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 DEMO_VISITORS = 1500
 DEMO_SEED = 11
 DEMO_ORIGIN = "https://www.ecloserie.fr"  # the demo's site, `ecloserie`
@@ -99,11 +95,7 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
 # --- the browser -------------------------------------------------------------------------------------
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        reason = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; CI must run the browser tests")
-        pytest.skip(reason)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
