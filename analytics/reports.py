@@ -3,7 +3,7 @@
     attribution(source, model, by="channel", **filters) -> Report
         rows: {<by>: value, "conversions": credited (float), "share": of all credited (0..1),
                "touched_conversions": conversions whose journey includes the value}
-    funnel(source, steps, window="7d", by=None, **filters) -> Report
+    funnel(source, steps, window="7d", by=None, **filters) -> Report   (filters without conversion/lookback)
         rows: {"step", "name", "visitors", "conversion_rate" (from step 1, 0..1), "drop_off" (visitors lost
                since the step before), "median_seconds_from_previous", and <by> when split}
     leads(source, **filters) -> Report
@@ -286,13 +286,13 @@ def _funnel_sql(matchers: list[str], by: str | None) -> str:
     blocks = dict(re.findall(r"-- @(\w+)[^\n]*\n(.*?)(?=-- @|\Z)", text, flags=re.S))
     matches = ",\n".join(blocks[m].rstrip().replace("{k}", str(k)) for k, m in enumerate(matchers, start=1))
     query = blocks["prologue"].replace("{matches}", matches)
-    query += blocks["start_pruned" if count > 1 else "start_all"]
+    query += blocks["start"]
     for k in range(2, count + 1):
         query += blocks["step"].replace("{k}", str(k)).replace("{p}", str(k - 1))
     aggregates = [blocks["visitors"].rstrip().replace("{k}", str(k)) for k in range(1, count + 1)]
     aggregates += [blocks["median"].rstrip().replace("{k}", str(k)).replace("{p}", str(k - 1))
                    for k in range(2, count + 1)]
-    level = " + ".join(f"CAST(t{k} IS NOT NULL AS INTEGER)" for k in range(1, count + 1))
+    furthest = "\n    UNION ALL BY NAME ".join(f"SELECT *, {k} AS level FROM reached{k}" for k in range(1, count + 1))
     if by:
         split = "s.value"
         split_join = ("ASOF LEFT JOIN (SELECT hash(site, visitor_id) AS visitor, started_at, " + by + " AS value "
@@ -300,7 +300,7 @@ def _funnel_sql(matchers: list[str], by: str | None) -> str:
                       "      ON b.visitor = s.visitor AND b.t1 >= s.started_at")
     else:
         split, split_join = "CAST(NULL AS VARCHAR)", ""
-    epilogue = (blocks["epilogue"].replace("{level}", level).replace("{last}", str(count))
+    epilogue = (blocks["epilogue"].replace("{furthest}", furthest)
                 .replace("{split}", split).replace("{split_join}", split_join)
                 .replace("{aggregates}", ",\n".join(aggregates)))
     return query + epilogue

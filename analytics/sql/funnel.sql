@@ -1,10 +1,10 @@
 -- Run by reports.funnel(): an ordered funnel. The Python side repeats the marked blocks once per step
 -- ({k} = step number, {p} = the step before; integers, never user text) and picks for each step the
 -- cheapest matcher its pattern allows (equality, prefix... LIKE only for other globs); patterns,
--- names, dates and the window are bound parameters. A visitor reaches step k when it did steps 1..k in this order (each
--- strictly after the one before), step k within the window after step 1. Each occurrence of step 1 in
--- range is tried as a start, with the earliest possible next steps; the visitor keeps its furthest
--- start (the earliest among equals). Visitors are told apart by a 64-bit hash of (site, visitor_id):
+-- names, dates and the window are bound parameters. A visitor reaches step k when it did steps 1..k in
+-- this order (each strictly after the one before), step k within the window after step 1. Each occurrence of step 1 in
+-- range is tried as a start, with the earliest possible next steps; the visitor keeps the last start
+-- that goes furthest. Visitors are told apart by a 64-bit hash of (site, visitor_id):
 -- joins on an integer are several times faster, and two visitors share a hash with a probability of
 -- about n^2 / 2^65 (3e-8 for a million visitors).
 -- @prologue
@@ -16,26 +16,10 @@ WITH step_events AS (
       AND ($site IS NULL OR site = $site)
       AND ($include_bots OR NOT wl_is_bot(is_bot, bot_reason, origin))
 )
--- @start_all (a one-step funnel)
+-- @start
 , reached1 AS (
     SELECT visitor, ts AS t1 FROM step_events
     WHERE step1 AND ($end IS NULL OR ts < $end)
-)
--- @start_pruned
--- A start followed by another start before any step-2 event reaches nothing the later one does not
--- (the later start has as much room in the window): only the last start of such a run is tried.
--- Step-2 events sort first among events of one instant, so an event of that instant still counts.
-, starts AS (
-    SELECT visitor, ts, step1 AND ($end IS NULL OR ts < $end) AS is_start, step2
-    FROM step_events
-    WHERE (step1 AND ($end IS NULL OR ts < $end)) OR step2
-),
-reached1 AS (
-    SELECT visitor, ts AS t1
-    FROM (SELECT visitor, ts, is_start,
-                 lead(is_start AND NOT step2) OVER (PARTITION BY visitor ORDER BY ts, step2 DESC) AS start_next
-          FROM starts)
-    WHERE is_start AND NOT coalesce(start_next, FALSE)
 )
 -- @match_name (conversion:NAME, event:NAME)
         (type = $kind{k} AND name = $pattern{k}) AS step{k}
@@ -49,20 +33,21 @@ reached1 AS (
         (type = 'pageview' AND contains(path, $pattern{k})) AS step{k}
 -- @match_like (pageview:/a*b*: any other glob)
         (type = 'pageview' AND path LIKE $pattern{k} ESCAPE '\') AS step{k}
--- @step
+-- @step (the starts that reached step {p}, each with its earliest step {k} after it, within the window)
 , reached{k} AS (
-    SELECT r.*, CASE WHEN e.ts <= r.t1 + CAST($window AS INTERVAL) THEN e.ts END AS t{k}
+    SELECT r.*, e.ts AS t{k}
     FROM reached{p} r
-    ASOF LEFT JOIN (SELECT visitor, ts FROM step_events WHERE step{k}) e
+    ASOF JOIN (SELECT visitor, ts FROM step_events WHERE step{k}) e
       ON r.visitor = e.visitor AND r.t{p} < e.ts
+    WHERE e.ts <= r.t1 + CAST($window AS INTERVAL)
 )
 -- @epilogue
 , furthest AS (
-    SELECT *, {level} AS level FROM reached{last}
+    {furthest}
 ),
 best AS (
     SELECT * FROM furthest
-    QUALIFY row_number() OVER (PARTITION BY visitor ORDER BY level DESC, t1) = 1
+    QUALIFY row_number() OVER (PARTITION BY visitor ORDER BY level DESC, t1 DESC) = 1
 ),
 split AS (
     SELECT b.*, {split} AS split_value
