@@ -76,7 +76,7 @@ class Env:
         return self._registry
 
     def echo(self, text: str = "", nl: bool = True, err: bool = False) -> None:
-        click.echo(text, file=(self.err if err else self.out), nl=nl)
+        click.echo(text, file=(self.err if err else self.out), nl=nl, err=err)
 
     def close(self) -> None:
         if self._store is not None and self.collector is None:

@@ -3,6 +3,7 @@ routes come from the analytics package."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -266,10 +267,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         started = getattr(app.state, "on_started", None)
         if started:
             started(collector)
+        # Bring the analytics' derived tables (sessions) up to date in the background, so that the
+        # `events` view's session_id is current without waiting for the first report.
+        warmup = asyncio.create_task(run_in_threadpool(_prepare_sessions, st))
         try:
             async with background(collector):
                 yield
         finally:
+            if not warmup.done():
+                await asyncio.wait([warmup])
             stopping = getattr(app.state, "on_stopping", None)
             if stopping:
                 stopping(collector)
@@ -289,6 +295,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found, 405: _not_allowed})
     return app
+
+
+def _prepare_sessions(store: Store) -> None:
+    from webleads.analytics import sessions
+
+    try:
+        sessions.prepare(store)
+    except Exception:  # derived tables can be rebuilt later; the collector must start
+        log.exception("bringing the sessions up to date at start failed; the first report will retry")
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

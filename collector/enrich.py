@@ -174,6 +174,9 @@ def parse_agent(ua: str) -> AgentInfo:
     return AgentInfo(browser, version, os_name, device, is_bot, reason)
 
 
+NO_AGENT = AgentInfo(None, None, None, "other", False, None)
+
+
 # --- GeoIP ---------------------------------------------------------------------------------------
 class Geo:
     """Country, region and city from a MaxMind-format database (GeoLite2 or DB-IP Lite)."""
@@ -275,7 +278,10 @@ def build_row(ev: Incoming, site: SiteConfig, ctx: Context, now: datetime, salt:
             params[key] = redact(value.strip()[:MAX_VALUE]) or ""
     ref = clean_url(ev.referrer, ())
     ua = ev.user_agent if ev.user_agent is not None else ctx.user_agent
-    agent = parse_agent((ua or "")[:512])
+    if ua or ctx.origin in ("beacon", "pixel"):
+        agent = parse_agent((ua or "")[:512])  # a browser always sends one: none means a script
+    else:
+        agent = NO_AGENT  # an imported line or a back-office event without a user-agent is not a bot
     is_bot, reason = agent.is_bot, agent.bot_reason
     if ev.bot_hint and not is_bot:
         is_bot, reason = True, "automation hint from the snippet"

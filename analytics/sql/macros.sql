@@ -33,8 +33,9 @@ CREATE OR REPLACE MACRO wl_channel(src, med, camp, cat) AS (
     END
 );
 
--- wl_is_bot: the collector flags an event without a user-agent as a bot. That verdict says nothing of
--- a server-side event (a back office confirming a lead) or an imported line: the reports keep those.
+-- wl_is_bot: a browser event without a user-agent is flagged as a bot. Since collector 0.1, imported
+-- lines and server-side events without one are not flagged; files written before still may be, and
+-- the reports keep those events (a back office confirming a lead is no bot).
 CREATE OR REPLACE MACRO wl_is_bot(flag, reason, origin) AS (
     flag AND NOT (origin IN ('import', 'api') AND coalesce(reason, '') = 'no user-agent')
 );

@@ -153,3 +153,23 @@ def test_doctor_and_opt_out_through_the_running_collector(server: Server) -> Non
     page = httpx.get(server.url + "/opt-out?site=ecloserie")
     assert page.status_code == 200
     assert f'href="{ORIGIN}/#webleads_ignore"' in page.text
+
+
+def test_imported_and_api_events_without_user_agent_are_not_bots(tmp_path: Path) -> None:
+    from webleads.collector.batch import ingest_records
+
+    store = Store(str(tmp_path / "i.duckdb"))
+    try:
+        registry = Registry(store)
+        registry.add_site("ecloserie", [ORIGIN])
+        records = [(1, {"site": "ecloserie", "type": "conversion", "name": "candidater", "visitor_id": "v1",
+                        "url": ORIGIN + "/candidater", "ts": "2026-10-01T10:00:00Z"}),
+                   (2, {"site": "ecloserie", "url": ORIGIN + "/", "user_agent": "curl/8.0", "visitor_id": "v2"}),
+                   (3, {"site": "nope", "url": ORIGIN + "/"})]
+        result = ingest_records(store, registry, records, "import")
+        assert (result.accepted, result.rejected_total, dict(result.rejected)) == (2, 1, {"unknown_site": 1})
+        rows = store.query("SELECT visitor_id, is_bot, bot_reason, device FROM event_log ORDER BY visitor_id")
+        assert rows == [{"visitor_id": "v1", "is_bot": False, "bot_reason": None, "device": "other"},
+                        {"visitor_id": "v2", "is_bot": True, "bot_reason": "token curl", "device": "bot"}]
+    finally:
+        store.close()
