@@ -48,7 +48,7 @@ def main() -> None:
     started = time.perf_counter()
     batch = []
     visitors = max(1, args.events // 8)
-    for i in range(args.events):
+    for _ in range(args.events):
         v = rng.randrange(visitors)
         kind = "conversion" if rng.random() < 0.01 else "pageview"
         event = {"site": "ecloserie", "type": kind, "url": "https://www.ecloserie.fr" + rng.choice(PAGES)
