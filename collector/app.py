@@ -232,7 +232,8 @@ async def healthz(request: Request) -> Response:
 async def home(request: Request) -> Response:
     c: Collector = request.app.state.collector
     sites = list(c.registry.sites.values())
-    tag = embed_tag(c.settings.base_url, c.settings.script_path, sites[0].name if sites else "NOM-DU-SITE")
+    tag = (embed_tag(c.settings.base_url, c.settings.script_path, sites[0].name, sites[0].consent) if sites
+           else embed_tag(c.settings.base_url, c.settings.script_path, "NOM-DU-SITE"))
     return HTMLResponse(pages.home(c.settings, len(sites), tag), headers=NO_STORE)
 
 

@@ -37,6 +37,8 @@ par exemple dans le thème WordPress ou une extension d'insertion de scripts :
 <li><strong>Créer un jeton d'accès</strong> pour les rapports : <pre>webleads token create</pre></li>
 <li><strong>Ouvrir le tableau de bord</strong> : <a href="/dashboard">{escape(dashboard)}</a></li>
 </ol>
+<p>Pour que l'équipe ne se compte pas elle-même : <a href="/opt-out">/opt-out</a>. Le texte pour votre
+politique de confidentialité : <code>webleads privacy-notice --site mon-site</code>.</p>
 <p><small>Santé du service : <a href="/healthz">/healthz</a> ·
 English: register a site with <code>webleads site add</code>, paste the tag it prints into every
 page's &lt;head&gt;, create a token with <code>webleads token create</code>, then open
