@@ -98,11 +98,8 @@ STEPS = ["pageview:/", "pageview:/formation*", "pageview:/formation/dev", "pagev
          "conversion:candidater", "pageview:*"]
 
 
-@SETTINGS
-@given(st.lists(page_event, min_size=1, max_size=30), st.lists(st.sampled_from(STEPS), min_size=1, max_size=4),
-       st.sampled_from(["30m", "1d", "7d"]), st.sampled_from([None, "channel", "landing_page"]))
-def test_funnel_counts_never_increase(events: list[tuple[int, int, str]], steps: list[str], window: str,
-                                      by: str | None) -> None:
+def page_records(events: list[tuple[int, int, str]]) -> list[dict[str, Any]]:
+    """(visitor, minutes after T0, page or "conversion") -> event records."""
     recs = []
     for i, (visitor, minutes, what) in enumerate(events):
         at = T0 + timedelta(minutes=minutes)
@@ -110,7 +107,15 @@ def test_funnel_counts_never_increase(events: list[tuple[int, int, str]], steps:
             recs.append(record(f"v{visitor}", at, kind="conversion", name="candidater", event_id=f"e{i}"))
         else:
             recs.append(record(f"v{visitor}", at, page=what, event_id=f"e{i}"))
-    conn = memory_source(recs)
+    return recs
+
+
+@SETTINGS
+@given(st.lists(page_event, min_size=1, max_size=30), st.lists(st.sampled_from(STEPS), min_size=1, max_size=4),
+       st.sampled_from(["30m", "1d", "7d"]), st.sampled_from([None, "channel", "landing_page"]))
+def test_funnel_counts_never_increase(events: list[tuple[int, int, str]], steps: list[str], window: str,
+                                      by: str | None) -> None:
+    conn = memory_source(page_records(events))
     try:
         rows = reports.funnel(conn, steps=steps, window=window, by=by)
         groups: dict[Any, list[dict[str, Any]]] = {}
@@ -163,14 +168,7 @@ def _reached(events: list[tuple[int, int, str]], steps: list[str], window_minute
        st.sampled_from([30, 60 * 24, 60 * 24 * 7]))
 def test_funnel_counts_match_the_definition(events: list[tuple[int, int, str]], steps: list[str],
                                             window_minutes: int) -> None:
-    recs = []
-    for i, (visitor, minutes, what) in enumerate(events):
-        at = T0 + timedelta(minutes=minutes)
-        if what == "conversion":
-            recs.append(record(f"v{visitor}", at, kind="conversion", name="candidater", event_id=f"e{i}"))
-        else:
-            recs.append(record(f"v{visitor}", at, page=what, event_id=f"e{i}"))
-    conn = memory_source(recs)
+    conn = memory_source(page_records(events))
     try:
         rows = reports.funnel(conn, steps=steps, window=f"{window_minutes}m")
         assert [r["visitors"] for r in rows] == _reached(events, steps, window_minutes)
