@@ -24,7 +24,7 @@ from .housekeeping import background
 from .registry import Registry, embed_tag
 from .settings import Settings
 from .store import COLUMN_INDEX, Overloaded, Store, StoreClosed, utcnow
-from .validate import Incoming, Rejected, bad, check_time, validate_event
+from .validate import Rejected, bad, check_time, validate_event
 
 log = logging.getLogger("webleads.collector")
 
@@ -58,7 +58,7 @@ class Collector:
     async def ingest(self, events: list[Any], ctx: Context, allowed_origin: str | None,
                      extra_params: dict[str, str] | None = None, live: bool = True) -> int:
         now = utcnow()
-        salt = self.registry._salts.get(now.date()) or await run_in_threadpool(self.registry.salt_for, now)
+        salt = self.registry.cached_salt(now) or await run_in_threadpool(self.registry.salt_for, now)
         rows = []
         for raw in events:
             ev = validate_event(raw)
@@ -315,4 +315,4 @@ async def _not_allowed(request: Request, exc: Exception) -> Response:
     return error_response(Rejected(405, "method_not_allowed", f"{request.method} is not allowed here"))
 
 
-__all__ = ["create_app", "Collector", "Incoming"]
+__all__ = ["create_app", "Collector"]

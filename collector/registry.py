@@ -95,9 +95,13 @@ class Registry:
         return self.sites.get(name)
 
     # --- the daily salt for visitors without consent ------------------------------------------
+    def cached_salt(self, now: datetime) -> bytes | None:
+        """Today's salt if already known (no database access: safe on the event loop)."""
+        return self._salts.get(now.date())
+
     def salt_for(self, now: datetime) -> bytes:
         day = now.date()
-        salt = self._salts.get(day)
+        salt = self.cached_salt(now)
         if salt is not None:
             return salt
         with self._lock:

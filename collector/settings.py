@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -138,4 +138,4 @@ def load_settings(overrides: dict[str, Any] | None = None, config_file: str | No
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
-__all__ = ["Settings", "SettingsError", "load_settings", "SETTING_NAMES", "field"]
+__all__ = ["Settings", "SettingsError", "load_settings", "SETTING_NAMES"]
