@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from webleads.collector.app import error_response, parse_events, read_body
+from webleads.collector.app import error_response, read_body
+from webleads.collector.endpoints import parse_events
 from webleads.collector.registry import check_token
 from webleads.collector.validate import Rejected
 

@@ -120,19 +120,26 @@ def cli() -> None:
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True,
               help="A proxy (IP or CIDR) whose X-Forwarded-For is believed; repeatable.")
 @click.option("--public-url", default=None, help="The collector's address as browsers reach it.")
+@click.option("--workers", type=int, default=None,
+              help="Processes answering the public port [1]; 0 runs everything in one process.")
 @click.option("--config", "config_file", default=None, help="A TOML file of settings.")
 def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | None,
-          trusted_proxies: tuple[str, ...], public_url: str | None, config_file: str | None) -> None:
+          trusted_proxies: tuple[str, ...], public_url: str | None, workers: int | None,
+          config_file: str | None) -> None:
     """Run the collector, the report API and the dashboard."""
+    import shutil
+    import tempfile
+
     import uvicorn
 
     from webleads.collector.app import create_app
+    from webleads.collector.front import FromFront, Fronts, ServerWithFronts, bind_public, quiet_uvicorn
     from webleads.collector.remote import remove_serve_file, write_serve_file
 
     try:
         settings = load_settings({"db": db_path, "host": host, "port": port, "geoip": geoip,
-                                  "trusted_proxies": trusted_proxies, "public_url": public_url},
-                                 config_file=config_file)
+                                  "trusted_proxies": trusted_proxies, "public_url": public_url,
+                                  "workers": workers}, config_file=config_file)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -160,14 +167,33 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
 
     app.state.on_started = started
     app.state.on_stopping = stopping
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False,
-                            log_level=settings.log_level, loop="auto", http="auto",
-                            timeout_graceful_shutdown=30, server_header=False,
-                            proxy_headers=False)  # X-Forwarded-For is read by the collector, from --trusted-proxy only
+    # X-Forwarded-For is read by the collector, from --trusted-proxy only (proxy_headers off).
+    common: dict[str, Any] = {"access_log": False, "loop": "auto", "http": "auto", "timeout_graceful_shutdown": 30,
+                              "server_header": False, "proxy_headers": False}
+    rundir = None
     try:
-        uvicorn.Server(config).run()
+        if settings.workers == 0:
+            uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
+                                          log_level=settings.log_level, **common)).run()
+            return
+        # Front processes answer the public port; this process keeps the database and answers the
+        # rest over a unix socket in a private directory (collector/front.py).
+        try:
+            sock = bind_public(settings.host, settings.port)
+        except OSError as exc:
+            raise click.ClickException(str(exc.strerror)) from None
+        rundir = tempfile.mkdtemp(prefix="webleads-")  # mode 0700
+        fronts = Fronts(settings, sock, os.path.join(rundir, "link.sock"), os.path.join(rundir, "core.sock"))
+        app.state.fronts = fronts
+        server = ServerWithFronts(uvicorn.Config(FromFront(app), uds=fronts.core_path,
+                                                 log_level=quiet_uvicorn(settings.log_level), **common), fronts)
+        server.run()
+        if not server.started:
+            raise click.ClickException("the collector did not start; see the messages above")
     finally:
         store.close()
+        if rundir:
+            shutil.rmtree(rundir, ignore_errors=True)
 
 
 # --- sites, snippets, tokens ----------------------------------------------------------------------

@@ -9,9 +9,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
-import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,37 +17,36 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import pages
-from .enrich import Context, Geo, build_row, client_ip
+from .endpoints import Dispatch, Endpoints
+from .enrich import Context, Geo, build_row
 from .housekeeping import background
 from .registry import Registry, embed_tag
 from .settings import Settings
 from .store import COLUMN_INDEX, Overloaded, Store, StoreClosed, utcnow
-from .validate import Rejected, bad, check_time, validate_event
+from .validate import Rejected, check_time, validate_event
 
 log = logging.getLogger("webleads.collector")
 
-GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00"
-       b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
-assert len(GIF) == 43
 NO_STORE = {"Cache-Control": "no-store, max-age=0"}
 IS_BOT = COLUMN_INDEX["is_bot"]
 
 
 class Collector:
-    """Everything a request needs, built once at start-up."""
+    """Everything a request needs, built once at start-up. In the front process (collector/front.py)
+    the store and the registry are stand-ins that reach the database process over a unix socket."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Any, registry: Any = None) -> None:
         self.settings = settings
         self.store = store
-        self.registry = Registry(store)
+        self.registry = registry if registry is not None else Registry(store)
         self.geo = Geo(settings.geoip or None)
-        self.trusted = settings.trusted_networks()
         self.rejections: dict[str, int] = {}
         self.bots_flagged = 0
         from webleads.snippet import script
 
         self.script = script(settings.beacon_path, settings.pixel_path)
         self.script_etag = '"' + hashlib.sha256(self.script).hexdigest()[:16] + '"'
+        self.endpoints = Endpoints(self)
 
     def reject(self, exc: Rejected) -> None:
         self.rejections[exc.code] = self.rejections.get(exc.code, 0) + 1
@@ -58,11 +55,11 @@ class Collector:
     async def ingest(self, events: list[Any], ctx: Context, allowed_origin: str | None,
                      extra_params: dict[str, str] | None = None, live: bool = True) -> int:
         now = utcnow()
-        salt = self.registry.cached_salt(now) or await run_in_threadpool(self.registry.salt_for, now)
+        salt = self.registry.cached_salt(now) or await self.registry.salt_async(now)
         rows = []
         for raw in events:
             ev = validate_event(raw)
-            site = self.registry.get(ev.site)
+            site = self.registry.get(ev.site) or await self.registry.fresh(ev.site)
             if site is None:
                 raise Rejected(400, "unknown_site",
                                f"site '{ev.site}' is not registered (webleads site add {ev.site} --origin ...)")
@@ -80,14 +77,11 @@ class Collector:
             raise Rejected(503, "overloaded", "the collector is busy; retry in a few seconds") from None
         try:
             result = await future
+        except Overloaded:
+            raise Rejected(503, "overloaded", "the collector is busy; retry in a few seconds") from None
         except Exception:
             raise Rejected(503, "storage_error", "the event could not be stored; retry later") from None
-        return result.stored
-
-    def context(self, request: Request, origin: str) -> Context:
-        peer = request.client.host if request.client else None
-        ip = client_ip(peer, request.headers.get("x-forwarded-for"), self.trusted)
-        return Context(ip=ip, user_agent=request.headers.get("user-agent"), origin=origin)
+        return int(result.stored)
 
     def origin_allowed_anywhere(self, origin: str) -> bool:
         return any(origin in s.origins for s in self.registry.sites.values())
@@ -98,29 +92,6 @@ def error_response(exc: Rejected, headers: dict[str, str] | None = None) -> Resp
     if exc.status == 503:
         hdrs["Retry-After"] = "2"
     return JSONResponse({"error": exc.code, "reason": exc.reason}, status_code=exc.status, headers=hdrs)
-
-
-def request_origin(request: Request) -> str | None:
-    origin = request.headers.get("origin")
-    if origin and origin != "null":
-        return origin.lower().rstrip("/")
-    referer = request.headers.get("referer")
-    if referer:
-        try:
-            parts = urlsplit(referer)
-        except ValueError:
-            return None
-        if parts.scheme in ("http", "https") and parts.hostname:
-            port = f":{parts.port}" if parts.port else ""
-            return f"{parts.scheme}://{parts.hostname.lower()}{port}"
-    return None
-
-
-def cors_headers(origin: str | None) -> dict[str, str]:
-    if not origin:
-        return {}
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
-            "Access-Control-Expose-Headers": "X-Webleads-Reason"}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -137,84 +108,6 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise Rejected(413, "too_large", f"the body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def parse_events(body: bytes, max_events: int) -> list[Any]:
-    if not body.strip():
-        raise bad("empty_body", "the body is empty; send a JSON event or an array of events")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise bad("bad_json", "the body is not valid JSON") from None
-    events = data if isinstance(data, list) else [data]
-    if not events:
-        raise bad("empty_batch", "the batch holds no event")
-    if len(events) > max_events:
-        raise Rejected(413, "batch_too_large", f"a batch holds at most {max_events} events")
-    return events
-
-
-async def beacon(request: Request) -> Response:
-    c: Collector = request.app.state.collector
-    origin = request_origin(request)
-    cors = cors_headers(origin if origin and c.origin_allowed_anywhere(origin) else None)
-    try:
-        ctype = request.headers.get("content-type", "text/plain").split(";")[0].strip().lower()
-        if ctype not in ("text/plain", "application/json", ""):
-            raise Rejected(415, "bad_content_type", "send the events as text/plain or application/json")
-        if origin is None:
-            raise Rejected(403, "missing_origin", "beacons must come from a browser page (no Origin or Referer)")
-        body = await read_body(request, c.settings.max_body_bytes)
-        events = parse_events(body, c.settings.max_batch_events)
-        await c.ingest(events, c.context(request, "beacon"), origin)
-    except Rejected as exc:
-        c.reject(exc)
-        return error_response(exc, cors)
-    return Response(status_code=204, headers={**cors, **NO_STORE})
-
-
-async def beacon_preflight(request: Request) -> Response:
-    c: Collector = request.app.state.collector
-    origin = request_origin(request)
-    if not origin or not c.origin_allowed_anywhere(origin):
-        return error_response(Rejected(403, "origin_not_allowed", "this origin is not a registered site's"))
-    return Response(status_code=204, headers={**cors_headers(origin),
-                                              "Access-Control-Allow-Methods": "POST",
-                                              "Access-Control-Allow-Headers": "Content-Type",
-                                              "Access-Control-Max-Age": "86400"})
-
-
-PIXEL_KEYS = ("site", "url", "type", "name", "referrer")
-
-
-async def pixel(request: Request) -> Response:
-    c: Collector = request.app.state.collector
-    q = request.query_params
-    gif = {"Content-Type": "image/gif", **NO_STORE}
-    try:
-        event: dict[str, Any] = {k: q[k] for k in PIXEL_KEYS if q.get(k)}
-        if "url" not in event:
-            referer = request.headers.get("referer")
-            if referer and referer.startswith(("http://", "https://")):
-                event["url"] = referer[:2048]
-        extra = {k: v for k, v in q.items() if k not in PIXEL_KEYS}
-        await c.ingest([event], c.context(request, "pixel"), None, extra_params=extra)
-    except Rejected as exc:
-        c.reject(exc)
-        headers = {**gif, "X-Webleads-Reason": exc.code}
-        if exc.status == 503:
-            headers["Retry-After"] = "2"
-        return Response(GIF, status_code=exc.status, headers=headers)
-    return Response(GIF, status_code=200, headers=gif)
-
-
-async def snippet(request: Request) -> Response:
-    c: Collector = request.app.state.collector
-    headers = {"Cache-Control": "public, max-age=3600", "ETag": c.script_etag,
-               "Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"}
-    if request.headers.get("if-none-match") == c.script_etag:
-        return Response(status_code=304, headers=headers)
-    return Response(c.script, media_type="text/javascript; charset=utf-8", headers=headers)
 
 
 async def healthz(request: Request) -> Response:
@@ -265,6 +158,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         if collector.geo.reader is None:
             log.warning("no GeoIP database configured: country, region and city stay empty "
                         "(set --geoip or WEBLEADS_GEOIP to a GeoLite2 or DB-IP .mmdb file)")
+        fronts = getattr(app.state, "fronts", None)
+        if fronts is not None:
+            await fronts.start(collector)  # front processes answering the public port
         started = getattr(app.state, "on_started", None)
         if started:
             started(collector)
@@ -275,6 +171,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             async with background(collector):
                 yield
         finally:
+            if fronts is not None:
+                await fronts.stop()  # they finish their requests; their events are committed
             if not warmup.done():
                 await asyncio.wait([warmup])
             stopping = getattr(app.state, "on_stopping", None)
@@ -287,10 +185,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     s = settings
     routes: list[BaseRoute] = [
         Route("/", home, methods=["GET"]),
-        Route(s.beacon_path, beacon, methods=["POST"]),
-        Route(s.beacon_path, beacon_preflight, methods=["OPTIONS"]),
-        Route(s.pixel_path, pixel, methods=["GET"]),
-        Route(s.script_path, snippet, methods=["GET"]),
+        Route(s.beacon_path, Dispatch(), methods=["POST", "OPTIONS"]),
+        Route(s.pixel_path, Dispatch(), methods=["GET"]),
+        Route(s.script_path, Dispatch(), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         *extra_routes(),
     ]

@@ -6,10 +6,12 @@ import hashlib
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import duckdb
+from starlette.concurrency import run_in_threadpool
 
 from .enrich import SiteConfig
 from .store import Store, utcnow
@@ -43,6 +45,8 @@ class Registry:
         self._lock = threading.Lock()
         self.sites: dict[str, SiteConfig] = {}
         self._salts: dict[date, bytes] = {}
+        # Called after every change of the sites (the front processes get the new list).
+        self.on_change: list[Callable[[], None]] = []
         self.reload()
 
     def reload(self) -> None:
@@ -50,6 +54,12 @@ class Registry:
                                 "ORDER BY name")
         self.sites = {r["name"]: SiteConfig(r["name"], tuple(r["origins"]), tuple(r["allowed_params"]),
                                             r["consent"], r["retention_months"]) for r in rows}
+        for hook in self.on_change:
+            hook()
+
+    async def fresh(self, name: str) -> SiteConfig | None:
+        """A site not in the cache: this registry is always current, so there is none."""
+        return None
 
     def add_site(self, name: str, origins: list[str], allowed_params: list[str] | None = None,
                  consent: str = "optional", retention_months: int | None = None) -> SiteConfig:
@@ -98,6 +108,9 @@ class Registry:
     def cached_salt(self, now: datetime) -> bytes | None:
         """Today's salt if already known (no database access: safe on the event loop)."""
         return self._salts.get(now.date())
+
+    async def salt_async(self, now: datetime) -> bytes:
+        return await run_in_threadpool(self.salt_for, now)
 
     def salt_for(self, now: datetime) -> bytes:
         day = now.date()

@@ -38,12 +38,15 @@ class Settings:
     queue_events: int = 100_000
     batch_events: int = 20_000
     # Under concurrent load, the writer waits up to this long to gather more events per commit.
-    commit_linger_ms: int = 2
+    commit_linger_ms: int = 0
     # Client timestamps outside [now - past, now + future] are refused.
     max_past_seconds: int = 48 * 3600
     max_future_seconds: int = 300
     retention_months: int = 25
     log_level: str = "info"
+    # Processes answering the public port (ingest there, the rest relayed to the database process);
+    # 0 runs everything in one process.
+    workers: int = 1
 
     @property
     def base_url(self) -> str:
@@ -88,6 +91,8 @@ def _validate(s: Settings) -> Settings:
     for key in ("port", "max_body_bytes", "max_batch_events", "queue_events", "batch_events"):
         if getattr(s, key) <= 0:
             raise SettingsError(f"setting '{key}': {getattr(s, key)!r} must be a positive number")
+    if not 0 <= s.workers <= 16:
+        raise SettingsError(f"setting 'workers': {s.workers} must be between 0 (one process) and 16")
     if s.port > 65535:
         raise SettingsError(f"setting 'port': {s.port} is not a TCP port")
     if not 1 <= s.retention_months <= 120:

@@ -133,7 +133,7 @@ def utcnow() -> datetime:
 
 class Store:
     def __init__(self, path: str, queue_events: int = 100_000, batch_events: int = 20_000,
-                 linger_ms: float = 2.0) -> None:
+                 linger_ms: float = 0.0) -> None:
         self.path = path
         self.conn = connect(path)
         self.applied_migrations = migrate(self.conn)
@@ -149,8 +149,24 @@ class Store:
         self._closing = False
         self.stats = {"batches": 0, "events": 0, "duplicates": 0, "last_batch_events": 0,
                       "last_commit_seconds": 0.0, "commit_seconds_total": 0.0}
+        self._background: set[threading.Thread] = set()
         self._thread = threading.Thread(target=self._run, name="webleads-writer", daemon=True)
         self._thread.start()
+
+    def start_background(self, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> None:
+        """Run fn(conn) in a thread of its own, beside the writer (derived tables that may take a
+        while). It uses its own cursor for its own tables; close() waits for it."""
+        def run() -> None:
+            try:
+                fn(self.conn)
+            finally:
+                with self._cond:
+                    self._background.discard(thread)
+
+        thread = threading.Thread(target=run, name="webleads-background", daemon=True)
+        with self._cond:
+            self._background.add(thread)
+        thread.start()
 
     # --- submitting -------------------------------------------------------------------------
     @property
@@ -343,6 +359,10 @@ class Store:
             self._closing = True
             self._cond.notify_all()
         self._thread.join()
+        with self._cond:
+            background = list(self._background)
+        for thread in background:
+            thread.join()
         try:
             self.conn.execute("CHECKPOINT")
         except duckdb.Error:
