@@ -90,7 +90,7 @@ class Fronts:
         self.procs = [self._spawn() for _ in range(self.settings.workers)]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
-        while len(self.link.writers) < len(self.procs):
+        while self.link.connected < len(self.procs):
             dead = [p for p in self.procs if p.poll() is not None]
             if dead:
                 raise RuntimeError(f"a front process exited at start (code {dead[0].returncode}); see the log above")
@@ -100,22 +100,23 @@ class Fronts:
         self._watch = asyncio.create_task(self._watch_loop())
 
     async def _watch_loop(self) -> None:
-        """A front that dies is replaced; one that dies again at once stops the collector."""
+        """A front that dies is replaced; if they keep dying (5 in a minute), the collector stops."""
         loop = asyncio.get_running_loop()
-        started = {id(p): loop.time() for p in self.procs}
+        restarts: list[float] = []
         while not self.stopping:
             await asyncio.sleep(0.5)
             for i, proc in enumerate(self.procs):
                 if proc.poll() is None or self.stopping:
                     continue
-                if loop.time() - started.get(id(proc), 0) < 10:
-                    log.error("front process %d exited with %s right after start; stopping the collector",
+                now = loop.time()
+                restarts = [t for t in restarts if now - t < 60] + [now]
+                if len(restarts) > 5:
+                    log.error("front processes keep exiting (last: %d, code %s); stopping the collector",
                               proc.pid, proc.returncode)
                     os.kill(os.getpid(), signal.SIGTERM)
                     return
                 log.error("front process %d exited with %s; starting another", proc.pid, proc.returncode)
-                self.procs[i] = fresh = self._spawn()
-                started[id(fresh)] = loop.time()
+                self.procs[i] = self._spawn()
 
     def signal_all(self, sig: int) -> None:
         self.stopping = True

@@ -22,9 +22,15 @@ each request learns its own outcome after COMMIT, as in a single process.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
+import socket
+import struct
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime
@@ -69,112 +75,170 @@ def _row(raw: list[Any]) -> tuple[Any, ...]:
 
 # --- the database process's side -------------------------------------------------------------------
 class LinkServer:
-    """Serves the front processes of one collector (its store, registry and counters)."""
+    """Serves the front processes of one collector (its store, registry and counters).
+
+    Plain threads, not the event loop: a thread per front reads its frames and queues the rows, and
+    the writer thread, as it settles a batch, sends the acknowledgement itself. An acknowledgement
+    thus leaves as soon as the COMMIT returns, without waiting for this process's event loop."""
 
     def __init__(self, collector: Any, path: str) -> None:
         self.collector = collector
         self.path = path
-        self.server: asyncio.AbstractServer | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.sock: socket.socket | None = None
+        self.conns: set[_FrontConn] = set()
+        self.lock = threading.Lock()
+        self.in_flight = 0  # ingest frames not yet acknowledged
+
+    @property
+    def connected(self) -> int:
+        return len(self.conns)
 
     async def start(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.server = await asyncio.start_unix_server(self._serve, self.path, limit=MAX_FRAME)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
         os.chmod(self.path, 0o600)
+        self.sock.listen(64)
+        threading.Thread(target=self._accept, name="webleads-link", daemon=True).start()
         self.collector.registry.on_change.append(self.push_sites)
 
+    def _accept(self) -> None:
+        assert self.sock is not None
+        while True:
+            try:
+                sock, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            conn = _FrontConn(self, sock)
+            with self.lock:
+                self.conns.add(conn)
+            threading.Thread(target=conn.serve, name="webleads-link-front", daemon=True).start()
+
     def push_sites(self) -> None:
-        """Send the sites to every front (from any thread: the registry changes in the writer's callers)."""
-        if self.loop is None:
-            return
+        """Send the sites to every front (called after every change of the registry)."""
         data = frame(sites_message(self.collector.registry.sites))
-
-        def push() -> None:
-            for writer in list(self.writers):
-                if not writer.is_closing():
-                    writer.write(data)
-
-        try:
-            self.loop.call_soon_threadsafe(push)
-        except RuntimeError:  # the loop is closed
-            pass
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.writers.add(writer)
-        try:
-            while True:
-                message = await read_frame(reader)
-                op = message.get("op")
-                if op in ("hello", "sites"):
-                    writer.write(frame(sites_message(self.collector.registry.sites)))
-                elif op == "ingest":
-                    self._spawn(self._ingest(message, writer))
-                elif op == "salt":
-                    self._spawn(self._salt(message, writer))
-                elif op == "counts":
-                    self._count(message)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            self.writers.discard(writer)
-            writer.close()
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _ingest(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> None:
-        store = self.collector.store
-        waiting: list[asyncio.Future[WriteResult] | str] = []
-        for group in message["groups"]:
-            try:
-                rows = [_row(r) for r in group]
-                self.collector.bots_flagged += sum(1 for r in rows if r[IS_BOT])
-                waiting.append(store.submit_async(rows))
-            except Overloaded:
-                waiting.append("overloaded")
-            except StoreClosed:
-                waiting.append("closed")
-            except (TypeError, ValueError, IndexError):
-                log.exception("a front sent rows that do not fit the table")
-                waiting.append("storage_error")
-        results: list[dict[str, Any]] = []
-        for item in waiting:
-            if isinstance(item, str):
-                results.append({"error": item})
-                continue
-            try:
-                done = await item
-                results.append({"stored": done.stored, "duplicates": done.duplicates})
-            except Exception:  # noqa: BLE001 - the store logged it; the front answers 503
-                results.append({"error": "storage_error"})
-        if not writer.is_closing():
-            writer.write(frame({"op": "ack", "id": message["id"], "results": results}))
-
-    async def _salt(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> None:
-        day = date.fromisoformat(message["day"])
-        salt = await self.collector.registry.salt_async(datetime(day.year, day.month, day.day))
-        if not writer.is_closing():
-            writer.write(frame({"op": "salt", "id": message["id"], "day": message["day"], "salt": salt.hex()}))
-
-    def _count(self, message: dict[str, Any]) -> None:
-        c = self.collector
-        for code, n in (message.get("rejections") or {}).items():
-            c.rejections[str(code)] = c.rejections.get(str(code), 0) + int(n)
+        with self.lock:
+            conns = list(self.conns)
+        for conn in conns:
+            conn.send(data)
 
     async def close(self) -> None:
-        """After the fronts have stopped: the last acknowledgements are sent, then the socket closes."""
-        if self.server is not None:
-            self.server.close()
-        if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=30)
-        for writer in list(self.writers):
-            writer.close()
+        """After the fronts have stopped: the last acknowledgements are sent, then the sockets close."""
+        deadline = time.monotonic() + 30
+        while self.in_flight > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.close()
+        with self.lock:
+            conns = list(self.conns)
+        for conn in conns:
+            conn.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+
+
+class _FrontConn:
+    def __init__(self, server: LinkServer, sock: socket.socket) -> None:
+        self.server = server
+        self.sock = sock
+        self.send_lock = threading.Lock()
+        # Acknowledgements are sent from the writer thread: a front that stops reading must not
+        # stall it for long (sends only; reads wait as long as the link is idle).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 5, 0))
+
+    def send(self, data: bytes) -> None:
+        with self.send_lock:
+            try:
+                self.sock.sendall(data)
+            except OSError:  # the front is gone; its requests get no answer from here
+                pass
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+    def serve(self) -> None:
+        stream = self.sock.makefile("rb")
+        try:
+            while True:
+                head = stream.read(4)
+                if len(head) < 4:
+                    return
+                size = int.from_bytes(head, "big")
+                if size > MAX_FRAME:
+                    log.error("a front sent a frame of %d bytes; closing its link", size)
+                    return
+                message = orjson.loads(stream.read(size))
+                op = message.get("op")
+                if op in ("hello", "sites"):
+                    self.send(frame(sites_message(self.server.collector.registry.sites)))
+                elif op == "ingest":
+                    self._ingest(message)
+                elif op == "salt":
+                    self._salt(message)
+                elif op == "counts":
+                    self._count(message)
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self.server.lock:
+                self.server.conns.discard(self)
+            stream.close()
+            self.close()
+
+    def _ingest(self, message: dict[str, Any]) -> None:
+        server, store = self.server, self.server.collector.store
+        groups = message["groups"]
+        results: list[dict[str, Any] | None] = [None] * len(groups)
+        left = [len(groups)]
+        lock = threading.Lock()
+        with server.lock:
+            server.in_flight += 1
+
+        def settle(i: int, result: dict[str, Any]) -> None:
+            results[i] = result
+            with lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:  # in the writer thread, right after the COMMIT
+                self.send(frame({"op": "ack", "id": message["id"], "results": results}))
+                with server.lock:
+                    server.in_flight -= 1
+
+        def done(i: int, future: concurrent.futures.Future[WriteResult]) -> None:
+            try:
+                result = future.result()
+            except Exception:  # noqa: BLE001 - the store logged it; the front answers 503
+                settle(i, {"error": "storage_error"})
+            else:
+                settle(i, {"stored": result.stored, "duplicates": result.duplicates})
+
+        for i, group in enumerate(groups):
+            try:
+                rows = [_row(r) for r in group]
+                server.collector.bots_flagged += sum(1 for r in rows if r[IS_BOT])
+                future = store.submit(rows)
+            except Overloaded:
+                settle(i, {"error": "overloaded"})
+            except StoreClosed:
+                settle(i, {"error": "closed"})
+            except (TypeError, ValueError, IndexError):
+                log.exception("a front sent rows that do not fit the table")
+                settle(i, {"error": "storage_error"})
+            else:
+                future.add_done_callback(functools.partial(done, i))
+
+    def _salt(self, message: dict[str, Any]) -> None:
+        day = date.fromisoformat(message["day"])
+        salt = self.server.collector.registry.salt_for(datetime(day.year, day.month, day.day))
+        self.send(frame({"op": "salt", "id": message["id"], "day": message["day"], "salt": salt.hex()}))
+
+    def _count(self, message: dict[str, Any]) -> None:
+        c = self.server.collector
+        for code, n in (message.get("rejections") or {}).items():
+            c.rejections[str(code)] = c.rejections.get(str(code), 0) + int(n)
 
 
 # --- the front process's side ----------------------------------------------------------------------
