@@ -168,6 +168,15 @@ class Store:
             self._background.add(thread)
         thread.start()
 
+    def wait_background(self, timeout: float | None = None) -> bool:
+        """Wait for the background work started so far; False if some is still running at timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            running = list(self._background)
+        for thread in running:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in running)
+
     # --- submitting -------------------------------------------------------------------------
     @property
     def queue_depth(self) -> int:
@@ -359,10 +368,7 @@ class Store:
             self._closing = True
             self._cond.notify_all()
         self._thread.join()
-        with self._cond:
-            background = list(self._background)
-        for thread in background:
-            thread.join()
+        self.wait_background()
         try:
             self.conn.execute("CHECKPOINT")
         except duckdb.Error:

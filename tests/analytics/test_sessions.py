@@ -105,9 +105,26 @@ def test_the_commit_hook_refreshes_without_a_report(lab: Lab, monkeypatch: pytes
     monkeypatch.setattr(sessions, "REFRESH_EVERY", 0.0)
     monkeypatch.setattr(sessions, "REFRESH_FACTOR", 0.0)
     lab.visit("v2", T0 + M, via="Organic Search").commit()
-    lab.store.run_write(lambda conn: None)  # the hook runs in the writer thread, right after the commit
+    lab.store.run_write(lambda conn: None)  # the hook runs in the writer thread, right after the commit...
+    assert lab.store.wait_background(30)  # ...and starts the refresh beside it, in a thread of its own
     rows = lab.query("SELECT visitor_id, source FROM sessions ORDER BY visitor_id")
     assert rows == [{"visitor_id": "v1", "source": "newsletter"}, {"visitor_id": "v2", "source": "google"}]
+
+
+def test_background_refreshes_keep_step_with_commits_made_meanwhile(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab.visit("v0", T0, via="Email").commit()
+    sessions.prepare(lab.store)
+    monkeypatch.setattr(sessions, "REFRESH_EVERY", 0.0)
+    monkeypatch.setattr(sessions, "REFRESH_FACTOR", 0.0)
+    for i in range(1, 31):  # each commit may start a refresh while the next commits go on
+        lab.visit(f"v{i}", T0 + i * M, via="Organic Search").commit()
+    assert lab.store.wait_background(30)
+    # the row count the hook kept matches the stored fingerprint: no search for changed visitors
+    searched: list[int] = []
+    monkeypatch.setattr(sessions, "_changed_visitors", lambda conn: searched.append(1) or 0)
+    sessions.prepare(lab.store)
+    assert searched == []
+    assert lab.query("SELECT count(DISTINCT visitor_id) AS n FROM sessions") == [{"n": 31}]
 
 
 def test_changes_made_by_another_process_are_found(tmp_path: Path) -> None:
