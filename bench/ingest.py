@@ -1,12 +1,13 @@
 """Ingest benchmark: the collector against a bare Starlette app answering 204, same load, same run.
 
-    python bench/ingest.py [--seconds 10] [--connections 50]
+    python bench/ingest.py [--seconds 10] [--connections 50] [--no-compare]
 
 Drives both on 127.0.0.1 with wrk (Debian's `wrk`; `apt-get install wrk`), POSTing real beacons
 (a pool of 200 user-agents, 3 pages with UTM parameters). Prints, for each: requests/s, p50/p99
 latency; for the collector also events stored (counted in the DuckDB file after a SIGTERM) against
 events acknowledged; then the same at about half the collector's peak rate (wrk paced with a Lua
-delay). Without wrk it falls back to a bounded asyncio client, much slower than the servers.
+delay). The collector runs as shipped (front processes), then in one process (--workers 0) for
+comparison. Without wrk it falls back to a bounded asyncio client, much slower than the servers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -140,6 +142,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--no-compare", dest="compare", action="store_false",
+                        help="skip the single-process run (--workers 0)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="webleads-bench-"))
     lua = tmp / "beacon.lua"
@@ -160,13 +164,34 @@ def main() -> None:
         bare.send_signal(signal.SIGTERM)
         bare.wait(30)
 
-    # 2. the collector: full validation, enrichment, durable group commit
-    db = tmp / "bench.duckdb"
+    # 2. the collector: full validation, enrichment, durable group commit; as shipped (front processes),
+    #    then, for comparison, in one process (--workers 0)
+    results = [run_collector(tmp, lua, args, ()), *([run_collector(tmp, lua, args, ("--workers", "0"))]
+                                                     if args.compare else [])]
+
+    def line(name: str, r: dict[str, float]) -> str:
+        return (f"{name:<34} {r['rps']:>9,.0f} req/s   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:7.2f} ms"
+                f"   non-2xx {int(r['non2xx'])}   socket errors {int(r['errors'])}")
+
+    print(line("bare starlette (floor)", floor))
+    for name, r in zip(("collector", "collector --workers 0"), results, strict=False):
+        print(line(f"{name} at peak", r["peak"]))
+        print(line(f"{name} at ~half peak", r["half"]))
+    for name, r in zip(("collector", "collector --workers 0"), results, strict=False):
+        print(f"{name}: ratio to bare at peak {r['peak']['rps'] / floor['rps']:.2f} (goal >= 0.60); "
+              f"p99 at ~half peak ({r['half']['rps']:,.0f} req/s) {r['half']['p99_ms']:.2f} ms (goal < 50 ms); "
+              f"acknowledged {r['acked']:,}, stored {r['stored']:,}, refused (503) {r['refused']:,}, "
+              f"lost {max(0, r['acked'] - r['stored']):,}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_collector(tmp: Path, lua: Path, args: argparse.Namespace, flags: tuple[str, ...]) -> dict[str, Any]:
+    db = tmp / f"bench{len(flags)}.duckdb"
     subprocess.run([sys.executable, "-m", "webleads", "site", "add", "bench", "--origin", ORIGIN, "--db", str(db)],
                    check=True, capture_output=True)
     port = free_port()
-    collector = subprocess.Popen([sys.executable, "-m", "webleads", "serve", "--db", str(db), "--port", str(port)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    collector = subprocess.Popen([sys.executable, "-m", "webleads", "serve", "--db", str(db), "--port", str(port),
+                                  *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/e"
     try:
         wait_up(f"http://127.0.0.1:{port}/healthz", collector)
@@ -181,21 +206,9 @@ def main() -> None:
         collector.wait(60)
     with duckdb.connect(str(db), read_only=True) as conn:
         stored = conn.execute("SELECT count(*) FROM event_log").fetchone()[0]  # type: ignore[index]
-    acked = sum(r["requests"] - r["non2xx"] for r in (warm, peak, half))
-    refused = sum(r["non2xx"] for r in (warm, peak, half))
-
-    def line(name: str, r: dict[str, float]) -> str:
-        return (f"{name:<28} {r['rps']:>9,.0f} req/s   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:7.2f} ms"
-                f"   non-2xx {int(r['non2xx'])}   socket errors {int(r['errors'])}")
-
-    print(line("bare starlette (floor)", floor))
-    print(line("collector at peak", peak))
-    print(line("collector at ~half peak", half))
-    print(f"ratio collector/bare at peak: {peak['rps'] / floor['rps']:.2f}  (goal >= 0.60)")
-    print(f"p99 at ~half peak ({half['rps']:,.0f} req/s): {half['p99_ms']:.2f} ms  (goal < 50 ms)")
-    print(f"events acknowledged (2xx): {acked:,}   stored in the file: {stored:,}   refused (503): {refused:,}   "
-          f"lost: {max(0, acked - stored):,}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    return {"peak": peak, "half": half, "stored": stored,
+            "acked": sum(r["requests"] - r["non2xx"] for r in (warm, peak, half)),
+            "refused": sum(r["non2xx"] for r in (warm, peak, half))}
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import asdict, fields
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -119,7 +120,10 @@ class Fronts:
                 self.procs[i] = self._spawn()
 
     def signal_all(self, sig: int) -> None:
+        """Stop the fronts. This process's copy of the public socket closes too: once the fronts
+        have closed theirs, new connections are refused at once instead of waiting in the backlog."""
         self.stopping = True
+        self.sock.close()
         for proc in self.procs:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -206,6 +210,9 @@ class FrontApp:
                 await self.relay(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
+        elif scope["type"] == "websocket":  # nothing here speaks WebSocket
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
@@ -214,8 +221,11 @@ class FrontApp:
             await self.link.connect()
             self.collector = FrontCollector(self.settings, store=self.link, registry=self.link)
             self.routes = self.collector.endpoints.routes
+            # The relay is many clients' go-between: it must keep no cookie (a session cookie kept here
+            # would sign every visitor in), follow no redirect and add no header of its own.
             self.client = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=self.core_path),
-                                            timeout=httpx.Timeout(None, connect=10))
+                                            timeout=httpx.Timeout(None, connect=10), follow_redirects=False,
+                                            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
         except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which exits
             await send({"type": "lifespan.startup.failed", "message": f"front process: {exc}"})
             return
@@ -250,6 +260,10 @@ class FrontApp:
         try:
             request = self.client.build_request(scope["method"], url, headers=headers,
                                                 content=body() if has_body else None)
+            sent = {k for k, _ in headers}
+            for name in (b"user-agent", b"accept", b"accept-encoding"):
+                if name not in sent:  # httpx's own defaults are not the client's
+                    del request.headers[name.decode()]
             response = await self.client.send(request, stream=True)
         except httpx.HTTPError:
             await refuse(send, Rejected(503, "database_process_unavailable",
@@ -259,8 +273,11 @@ class FrontApp:
             await send({"type": "http.response.start", "status": response.status_code,
                         "headers": [(k, v) for k, v in response.headers.raw
                                     if k.decode("latin-1").lower() not in _HOP_RESPONSE]})
-            async for chunk in response.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            try:
+                async for chunk in response.aiter_raw():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except httpx.HTTPError:  # the database process went away mid-answer: end it short
+                log.warning("relayed answer to %s %s cut short", scope["method"], scope["path"])
             await send({"type": "http.response.body", "body": b""})
         finally:
             await response.aclose()

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from conftest import ORIGIN, Server
+from conftest import ORIGIN, Server, webleads
 
 
 def front_pids(parent: int) -> list[int]:
@@ -113,3 +113,14 @@ def test_a_busy_port_is_a_plain_error(server: Server, tmp_path: Path) -> None:
     other.launch()
     assert other.proc is not None and other.proc.wait(30) == 1
     assert f"cannot listen on 127.0.0.1:{server.port}" in other.log() and "Traceback" not in other.log()
+
+
+def test_the_relay_keeps_no_session_between_clients(server: Server) -> None:
+    """One person's dashboard session cookie must never reach another's requests."""
+    token = webleads("token", "create", db=server.db).stdout.strip()
+    with httpx.Client(base_url=server.url) as alice:
+        signin = alice.post("/dashboard/signin", data={"token": token}, headers={"Origin": server.url})
+        assert signin.status_code == 303 and "wl_session" in signin.headers["set-cookie"]
+        assert alice.get("/dashboard/attribution").status_code == 200
+    with httpx.Client(base_url=server.url) as bob:
+        assert bob.get("/dashboard/attribution").status_code == 401
