@@ -49,8 +49,11 @@ log = logging.getLogger("webleads.analytics")
 SESSIONS_VERSION = 1
 VERSION = f"{SESSIONS_VERSION}:" + digest("sessions_schema", "sessions_build", "sessions_landing", "sessions_insert",
                                           "sessions_conversions", "macros", "data/referrers.tsv")
-REFRESH_EVERY = 5.0  # seconds between refreshes from the commit hook...
-REFRESH_FACTOR = 20  # ...and at least 20 times as long as the last refresh took
+# Seconds between refreshes from the commit hook, and at least REFRESH_FACTOR times as long as the
+# last refresh took: a refresh slows the commits made meanwhile (it shares the CPU and DuckDB's
+# commit lock), so it may take at most 1% of the time. Reports refresh first in any case.
+REFRESH_EVERY = 30.0
+REFRESH_FACTOR = 100
 FULL_REBUILD_SHARE = 0.2  # above this share of visitors to recompute, rebuild everything instead
 
 Source = Store | duckdb.DuckDBPyConnection
@@ -177,6 +180,8 @@ def _refresh_in_background(store: Store, tracker: _Tracker) -> None:
     def run(_: duckdb.DuckDBPyConnection) -> None:
         try:
             _refresh(cur, tracker, begun=(taken, fingerprint))
+            log.debug("sessions of %d visitors refreshed in the background in %.0f ms", len(taken),
+                      tracker.last_duration * 1000)
         except Exception:  # the visitors are dirty again; the next report recomputes from scratch
             log.exception("refreshing sessions in the background failed")
             tracker.dirty |= taken
