@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -167,6 +168,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         # Bring the analytics' derived tables (sessions) up to date in the background, so that the
         # `events` view's session_id is current without waiting for the first report.
         warmup = asyncio.create_task(run_in_threadpool(_prepare_sessions, st))
+        # What start-up built (modules, the recent event ids, caches) lives as long as the process:
+        # moved out of the collector's sight, full collections pause for milliseconds, not tens.
+        gc.freeze()
         try:
             async with background(collector):
                 yield

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -229,6 +230,7 @@ class FrontApp:
         except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which exits
             await send({"type": "lifespan.startup.failed", "message": f"front process: {exc}"})
             return
+        gc.freeze()  # what start-up built lives as long as the process: full collections skip it
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown, after the last request was answered
         await self.client.aclose()
