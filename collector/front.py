@@ -75,6 +75,7 @@ class Fronts:
         self.core_path = core_path
         self.procs: list[subprocess.Popen[bytes]] = []
         self.stopping = False
+        self.restarts = 0
         self.link: LinkServer | None = None
         self._watch: asyncio.Task[None] | None = None
 
@@ -119,6 +120,11 @@ class Fronts:
                     return
                 log.error("front process %d exited with %s; starting another", proc.pid, proc.returncode)
                 self.procs[i] = self._spawn()
+                self.restarts += 1
+
+    @property
+    def alive(self) -> int:
+        return sum(1 for p in self.procs if p.poll() is None)
 
     def signal_all(self, sig: int) -> None:
         """Stop the fronts. This process's copy of the public socket closes too: once the fronts

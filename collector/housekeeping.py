@@ -78,6 +78,16 @@ async def metrics(request: Request) -> Response:
         "# TYPE webleads_database_bytes gauge",
         f"webleads_database_bytes {size}",
     ]
+    fronts = getattr(request.app.state, "fronts", None)
+    if fronts is not None:
+        lines += [
+            "# HELP webleads_front_processes Front processes answering the public port.",
+            "# TYPE webleads_front_processes gauge",
+            f"webleads_front_processes {fronts.alive}",
+            "# HELP webleads_front_restarts_total Front processes started again after exiting on their own.",
+            "# TYPE webleads_front_restarts_total counter",
+            f"webleads_front_restarts_total {fronts.restarts}",
+        ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 

@@ -88,6 +88,8 @@ def test_a_front_that_dies_is_replaced(server: Server) -> None:
     assert len(fresh) == 1
     assert wait_for(lambda: beacon(server, "again") == 204)
     assert "starting another" in server.log()
+    metrics = httpx.get(server.url + "/metrics").text
+    assert "webleads_front_processes 1\n" in metrics and "webleads_front_restarts_total 1\n" in metrics
 
 
 def test_two_workers_share_the_port_and_stop_in_order(site_db: Path, make_server: Any) -> None:
