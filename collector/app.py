@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import pages
+from . import endpoints, pages
 from .endpoints import Dispatch, Endpoints
 from .enrich import Context, Geo, build_row
 from .housekeeping import background
@@ -96,19 +96,8 @@ def error_response(exc: Rejected, headers: dict[str, str] | None = None) -> Resp
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None:
-        if not length.isdigit():
-            raise Rejected(400, "bad_length", "Content-Length is not a number")
-        if int(length) > limit:
-            raise Rejected(413, "too_large", f"the body is larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Rejected(413, "too_large", f"the body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """A Starlette request's body, capped as the beacons' is (the API's events and imports)."""
+    return await endpoints.read_body(request.receive, endpoints.header_map(request.scope), limit)
 
 
 async def healthz(request: Request) -> Response:
