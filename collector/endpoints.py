@@ -18,7 +18,7 @@ from .enrich import Context, client_ip
 from .validate import Rejected, bad
 
 if TYPE_CHECKING:
-    from .app import Collector
+    from .ingest import Collector
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

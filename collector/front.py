@@ -34,8 +34,8 @@ import httpx
 import orjson
 import uvicorn
 
-from .app import Collector
 from .endpoints import Receive, Scope, Send, refuse
+from .ingest import Collector
 from .link import Link, LinkServer
 from .settings import Settings
 from .validate import Rejected

@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 
 from .enrich import SiteConfig
-from .store import COLUMN_INDEX, Overloaded, StoreClosed, WriteResult
+from .rows import COLUMN_INDEX, Overloaded, StoreClosed, WriteResult
 
 log = logging.getLogger("webleads.link")
 

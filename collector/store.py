@@ -17,30 +17,21 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from importlib import resources
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from .rows import COLUMN_INDEX, COLUMN_NAMES, Overloaded, StoreClosed, WriteResult, utcnow
+
 log = logging.getLogger("webleads.store")
 
-# Column order of event_log (collector/sql/001_initial.sql); rows are tuples in this order.
-EVENT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
-    ("event_id", pa.string()), ("received_at", pa.timestamp("us")), ("ts", pa.timestamp("us")),
-    ("site", pa.string()), ("type", pa.string()), ("name", pa.string()),
-    ("visitor_id", pa.string()), ("visitor_kind", pa.string()),
-    ("url", pa.string()), ("path", pa.string()), ("referrer", pa.string()), ("referrer_domain", pa.string()),
-    ("utm_source", pa.string()), ("utm_medium", pa.string()), ("utm_campaign", pa.string()),
-    ("utm_term", pa.string()), ("utm_content", pa.string()), ("utm_id", pa.string()),
-    ("click_id", pa.string()), ("click_id_type", pa.string()), ("props", pa.string()),
-    ("browser", pa.string()), ("browser_version", pa.string()), ("os", pa.string()), ("device", pa.string()),
-    ("is_bot", pa.bool_()), ("bot_reason", pa.string()),
-    ("country", pa.string()), ("region", pa.string()), ("city", pa.string()), ("origin", pa.string()),
-)
+_TYPES = {"received_at": pa.timestamp("us"), "ts": pa.timestamp("us"), "is_bot": pa.bool_()}
+EVENT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = tuple((name, _TYPES.get(name, pa.string()))
+                                                          for name in COLUMN_NAMES)
 EVENT_SCHEMA = pa.schema(list(EVENT_COLUMNS))
-COLUMN_INDEX = {name: i for i, (name, _) in enumerate(EVENT_COLUMNS)}
 _ID = COLUMN_INDEX["event_id"]
 
 # Retried client-made event ids are recognised from memory on the live path: the ids of the last
@@ -53,22 +44,8 @@ LINGER_ENOUGH = 1000
 _SERVER_ID_PREFIX = "~"
 
 
-class Overloaded(Exception):
-    """The write queue is full: answer 503 with Retry-After, accept nothing."""
-
-
-class StoreClosed(Exception):
-    """The store is shutting down and takes no new writes."""
-
-
 class DatabaseLocked(Exception):
     """Another process holds the DuckDB file."""
-
-
-@dataclass
-class WriteResult:
-    stored: int
-    duplicates: int
 
 
 @dataclass
@@ -124,11 +101,6 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
             raise
         applied.append(name)
     return applied
-
-
-def utcnow() -> datetime:
-    """Naive UTC now, as stored in TIMESTAMP columns."""
-    return datetime.utcfromtimestamp(time.time())
 
 
 class Store:

@@ -1,0 +1,78 @@
+"""The one straight line of ingest: events -> validated -> enriched rows -> committed.
+
+Shared by the database process (the store and the registry are the real ones) and the front
+processes (stand-ins reaching the database process over a unix socket); it loads neither DuckDB nor
+Starlette, so a front process stays small."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from .endpoints import Endpoints
+from .enrich import Context, Geo, build_row
+from .rows import COLUMN_INDEX, Overloaded, StoreClosed, utcnow
+from .settings import Settings
+from .validate import Rejected, check_time, validate_event
+
+IS_BOT = COLUMN_INDEX["is_bot"]
+
+
+class Collector:
+    """Everything a request needs, built once at start-up. In the front process (collector/front.py)
+    the store and the registry are stand-ins that reach the database process over a unix socket."""
+
+    def __init__(self, settings: Settings, store: Any, registry: Any = None) -> None:
+        self.settings = settings
+        self.store = store
+        if registry is None:
+            from .registry import Registry  # the database process only: it loads DuckDB
+
+            registry = Registry(store)
+        self.registry = registry
+        self.geo = Geo(settings.geoip or None)
+        self.rejections: dict[str, int] = {}
+        self.bots_flagged = 0
+        from webleads.snippet import script
+
+        self.script = script(settings.beacon_path, settings.pixel_path)
+        self.script_etag = '"' + hashlib.sha256(self.script).hexdigest()[:16] + '"'
+        self.endpoints = Endpoints(self)
+
+    def reject(self, exc: Rejected) -> None:
+        self.rejections[exc.code] = self.rejections.get(exc.code, 0) + 1
+
+    # --- the one straight line: events -> validated -> enriched rows -> committed --------------
+    async def ingest(self, events: list[Any], ctx: Context, allowed_origin: str | None,
+                     extra_params: dict[str, str] | None = None, live: bool = True) -> int:
+        now = utcnow()
+        salt = self.registry.cached_salt(now) or await self.registry.salt_async(now)
+        rows = []
+        for raw in events:
+            ev = validate_event(raw)
+            site = self.registry.get(ev.site) or await self.registry.fresh(ev.site)
+            if site is None:
+                raise Rejected(400, "unknown_site",
+                               f"site '{ev.site}' is not registered (webleads site add {ev.site} --origin ...)")
+            if allowed_origin is not None and allowed_origin not in site.origins:
+                raise Rejected(403, "origin_not_allowed",
+                               f"origin {allowed_origin} is not among the origins of site '{site.name}'")
+            if live and ev.ts is not None:
+                check_time(ev.ts, now, self.settings.max_past_seconds, self.settings.max_future_seconds)
+            row = build_row(ev, site, ctx, now, salt, self.geo, extra_params)
+            self.bots_flagged += row[IS_BOT]
+            rows.append(row)
+        try:
+            future = self.store.submit_async(rows)
+        except (Overloaded, StoreClosed):
+            raise Rejected(503, "overloaded", "the collector is busy; retry in a few seconds") from None
+        try:
+            result = await future
+        except Overloaded:
+            raise Rejected(503, "overloaded", "the collector is busy; retry in a few seconds") from None
+        except Exception:
+            raise Rejected(503, "storage_error", "the event could not be stored; retry later") from None
+        return int(result.stored)
+
+    def origin_allowed_anywhere(self, origin: str) -> bool:
+        return any(origin in s.origins for s in self.registry.sites.values())

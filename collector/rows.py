@@ -1,0 +1,39 @@
+"""What a stored event row is, without the database: its column names, the write outcome and the
+write errors. The front processes import this and not the store, so they never load DuckDB or Arrow
+(about 60 MB of memory each)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+# Column order of event_log (collector/sql/001_initial.sql); rows are tuples in this order.
+# store.EVENT_COLUMNS gives each its Arrow type.
+COLUMN_NAMES: tuple[str, ...] = (
+    "event_id", "received_at", "ts", "site", "type", "name", "visitor_id", "visitor_kind",
+    "url", "path", "referrer", "referrer_domain",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
+    "click_id", "click_id_type", "props", "browser", "browser_version", "os", "device",
+    "is_bot", "bot_reason", "country", "region", "city", "origin",
+)
+COLUMN_INDEX = {name: i for i, name in enumerate(COLUMN_NAMES)}
+
+
+class Overloaded(Exception):
+    """The write queue is full: answer 503 with Retry-After, accept nothing."""
+
+
+class StoreClosed(Exception):
+    """The store is shutting down and takes no new writes."""
+
+
+@dataclass
+class WriteResult:
+    stored: int
+    duplicates: int
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, as stored in TIMESTAMP columns."""
+    return datetime.utcfromtimestamp(time.time())
