@@ -11,7 +11,7 @@
  * Legend: s this <script> element, D its data-* attributes, h location, n navigator, L localStorage (a
  * plain object when the browser refuses storage), K and I the only two keys this script ever stores
  * (the visitor id after consent, the staff opt-out), l and at the path and address of the last counted
- * pageview, o the last event sent, k and v a form field, S(f) f made unable to throw into the page,
+ * pageview, k and v a form field, S(f) f made unable to throw into the page,
  * X(type, name, props) sends an event, V() counts a pageview if the path changed, A(command, ...) the
  * public API (A.A marks it as the real one).
  *
@@ -27,7 +27,7 @@
       n = navigator,
       K = "webleads_id",
       I = "webleads_ignore",
-      L, l, at, o, k, v,
+      L, l, at, k, v,
       // The referrer of the current page: document.referrer, then the previous address in an SPA.
       referrer = document.referrer,
 
@@ -44,7 +44,9 @@
       // renewed: a new consent after that makes a new id. (Timestamps of 13 digits compare as text.)
       id = () => (L[K] < Date.now() - 33955e6 + "" && delete L[K], L[K]),
 
-      X = (type, name = "", props, visitor_id = id()) => {
+      // o, a parameter no caller passes, is this event's own: the pixel fallback runs after the POST
+      // failed, when later events may already be on their way, and must carry this one.
+      X = (type, name = "", props, visitor_id = id(), o) => {
         if (n.doNotTrack == 1 || n.globalPrivacyControl || L[I]) throw "DNT, GPC or opt-out";
         if (!visitor_id && D.consent) throw "no consent yet";
         // A text/plain POST needs no CORS preflight; keepalive lets it outlive the page (a form that

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -50,15 +51,20 @@ def test_the_page_keeps_working_when_the_collector_is_down(collector: Collector,
     collector.stop()  # the collector goes away after the script loaded
     v.page.click("button")
     v.page.wait_for_function("document.getElementById('status').textContent === 'sent'")
-    v.page.evaluate("webleads('event', 'x', {a: 1}); history.pushState({}, '', '/ailleurs')")
+    # Two events in one go: both POSTs are on their way before the first fails.
+    v.page.evaluate("webleads('event', 'x', {a: 1}); webleads('event', 'y'); history.pushState({}, '', '/ailleurs')")
     deadline = time.monotonic() + 30  # a loaded machine: the failures and fallbacks may take a while
-    while len(v.beacons(collector)) < 7 and time.monotonic() < deadline:
+    while len(v.beacons(collector)) < 9 and time.monotonic() < deadline:
         v.page.wait_for_timeout(100)
     # Each failed POST was retried as a pixel, which failed too, silently.
     beacons = sorted(v.beacons(collector)[1:])
     seen = [(r.method, r.url[:80], r.failure) for r in v.requests if r.url.startswith(collector.url)]
-    expected = [f"GET {collector.url}/p.gif"] * 3 + [f"POST {collector.url}/e"] * 3
+    expected = [f"GET {collector.url}/p.gif"] * 4 + [f"POST {collector.url}/e"] * 4
     assert [b.split("?")[0] for b in beacons] == expected, seen
+    # Each pixel carries its own event, not the one sent last.
+    pixels = [dict(parse_qsl(urlsplit(b).query)) for b in beacons if b.startswith("GET")]
+    assert sorted((p["type"], p.get("name", "")) for p in pixels) == [
+        ("conversion", "candidater"), ("event", "x"), ("event", "y"), ("pageview", "")], seen
     assert v.errors == []
 
     # Down from the start: the script never loads; the stub's calls are harmless.
