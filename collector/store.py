@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import itertools
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -40,6 +41,14 @@ LIVE_DEDUPE_WINDOW = timedelta(days=2)
 RECENT_IDS_LIMIT = 1_000_000
 # Under load the writer waits up to `linger_ms` for this many events before a commit.
 LINGER_ENOUGH = 1000
+# DuckDB checkpoints (moves the write-ahead log into the file) inside the commit that makes the log
+# pass this size, and every request waiting on that commit waits 0.1-0.3 s: measured on a table of
+# 400,000 events, the checkpoint costs about the same at 16 MB as at 64 MB (DuckDB's default is 16 MB).
+# The writer also checkpoints when it has been idle IDLE_CHECKPOINT_SECONDS with at least
+# IDLE_CHECKPOINT_BYTES of log, so that under ordinary traffic no request waits for one.
+CHECKPOINT_THRESHOLD = "64MB"
+IDLE_CHECKPOINT_SECONDS = 5.0
+IDLE_CHECKPOINT_BYTES = 1 << 20
 # Ids made by the collector start with this (no client id can: it is refused by validation).
 _SERVER_ID_PREFIX = "~"
 
@@ -60,6 +69,10 @@ class _Insert:
 class _Job:
     fn: Callable[[duckdb.DuckDBPyConnection], Any]
     future: concurrent.futures.Future[Any]
+
+
+# What _take returns when the writer has been idle IDLE_CHECKPOINT_SECONDS.
+_IDLE = _Job(lambda conn: None, concurrent.futures.Future())
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -108,6 +121,7 @@ class Store:
                  linger_ms: float = 0.0) -> None:
         self.path = path
         self.conn = connect(path)
+        self.conn.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         self.applied_migrations = migrate(self.conn)
         self._recent_ids: dict[str, None] = {}
         self._load_recent_ids()
@@ -120,7 +134,7 @@ class Store:
         self._pending_events = 0
         self._closing = False
         self.stats = {"batches": 0, "events": 0, "duplicates": 0, "last_batch_events": 0,
-                      "last_commit_seconds": 0.0, "commit_seconds_total": 0.0}
+                      "last_commit_seconds": 0.0, "commit_seconds_total": 0.0, "idle_checkpoints": 0}
         self._background: set[threading.Thread] = set()
         self._thread = threading.Thread(target=self._run, name="webleads-writer", daemon=True)
         self._thread.start()
@@ -208,7 +222,8 @@ class Store:
     def _take(self) -> list[_Insert] | _Job | None:
         with self._cond:
             while not self._pending and not self._closing:
-                self._cond.wait()
+                if not self._cond.wait(IDLE_CHECKPOINT_SECONDS) and not self._pending and not self._closing:
+                    return _IDLE
             if not self._pending:
                 return None
             if isinstance(self._pending[0], _Job):
@@ -237,6 +252,9 @@ class Store:
             work = self._take()
             if work is None:
                 return
+            if work is _IDLE:
+                self._checkpoint_when_idle()
+                continue
             if isinstance(work, _Job):
                 try:
                     work.future.set_result(work.fn(self.conn))
@@ -256,6 +274,21 @@ class Store:
             finally:
                 with self._cond:
                     self._pending_events -= sum(len(i.rows) for i in work)
+
+    def _checkpoint_when_idle(self) -> None:
+        """The writer had nothing to do for a while: move the log into the file now, rather than in
+        the commit of some request later. A batch arriving meanwhile waits for it, as it would."""
+        try:
+            if os.path.getsize(self.path + ".wal") < IDLE_CHECKPOINT_BYTES:
+                return
+        except OSError:  # no log at all
+            return
+        try:
+            self.conn.execute("CHECKPOINT")
+        except duckdb.Error as exc:  # another transaction is open (a report, a refresh): next time
+            log.debug("idle checkpoint skipped: %s", exc)
+        else:
+            self.stats["idle_checkpoints"] += 1
 
     def _rollback_quietly(self) -> None:
         try:

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import httpx
+import pytest
 
 from webleads.collector.store import Store
 
@@ -127,6 +128,37 @@ def test_store_close_commits_everything_queued(tmp_path: Path) -> None:
     assert store.stats["batches"] < 200, "queued batches should share transactions (group commit)"
     with duckdb.connect(str(db)) as conn:
         assert conn.execute("SELECT count(*) FROM event_log").fetchone() == (10_000,)
+
+
+def test_an_idle_writer_moves_the_log_into_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No request should wait for a checkpoint under ordinary traffic: the writer makes one when idle
+    (and DuckDB's own, inside a commit, comes only after 64 MB of log)."""
+    import webleads.collector.store as store_module
+
+    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_SECONDS", 0.2)
+    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_BYTES", 1)
+    db = tmp_path / "idle.duckdb"
+    store = Store(str(db))
+    try:
+        now = store_module.utcnow()
+        store.write([(f"i{i}", now, now, "ecloserie", "event", "n", "v", "hash", *[None] * 16, "desktop", False,
+                      None, None, None, None, "import") for i in range(100)])
+        wal = Path(str(db) + ".wal")
+        assert wal.exists() and wal.stat().st_size > 0
+        deadline = time.monotonic() + 10
+        while store.stats["idle_checkpoints"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.stats["idle_checkpoints"] >= 1
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert store.query("SELECT current_setting('checkpoint_threshold') AS t") == [{"t": "61.0 MiB"}]  # 64 MB
+        # idle and nothing new: no further checkpoint
+        done = store.stats["idle_checkpoints"]
+        time.sleep(0.6)
+        assert store.stats["idle_checkpoints"] == done
+    finally:
+        store.close()
+    with duckdb.connect(str(db)) as conn:
+        assert conn.execute("SELECT count(*) FROM event_log").fetchone() == (100,)
 
 
 def test_raw_ip_never_reaches_the_disk(tmp_path: Path, site_db: Path, make_server) -> None:  # type: ignore[no-untyped-def]
