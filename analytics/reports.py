@@ -294,10 +294,15 @@ def _funnel_sql(matchers: list[str], by: str | None) -> str:
                    for k in range(2, count + 1)]
     furthest = "\n    UNION ALL BY NAME ".join(f"SELECT *, {k} AS level FROM reached{k}" for k in range(1, count + 1))
     if by:
+        # The touch of the visit of step 1: the visitor's latest touch started at or before it. Not an
+        # ASOF join: DuckDB underestimates `best` and runs such a join as a nested loop (0.6 s on the
+        # demo database of 100,000 events); an equi-join on the visitor then arg_max takes 10 ms.
         split = "s.value"
-        split_join = ("ASOF LEFT JOIN (SELECT hash(site, visitor_id) AS visitor, started_at, " + by + " AS value "
-                      "FROM sessions WHERE is_touch AND ($include_bots OR NOT is_bot)) s\n"
-                      "      ON b.visitor = s.visitor AND b.t1 >= s.started_at")
+        split_join = ("LEFT JOIN (SELECT b2.visitor, arg_max(t.value, t.started_at) AS value FROM best b2\n"
+                      "      JOIN (SELECT hash(site, visitor_id) AS visitor, started_at, " + by + " AS value\n"
+                      "            FROM sessions WHERE is_touch AND ($include_bots OR NOT is_bot)) t\n"
+                      "        ON b2.visitor = t.visitor AND t.started_at <= b2.t1\n"
+                      "      GROUP BY b2.visitor) s ON b.visitor = s.visitor")
     else:
         split, split_join = "CAST(NULL AS VARCHAR)", ""
     epilogue = (blocks["epilogue"].replace("{furthest}", furthest)

@@ -174,3 +174,23 @@ def test_funnel_counts_match_the_definition(events: list[tuple[int, int, str]], 
         assert [r["visitors"] for r in rows] == _reached(events, steps, window_minutes)
     finally:
         conn.close()
+
+
+def test_a_split_funnel_counts_each_visitor_under_the_visit_of_its_first_step() -> None:
+    """Not the visitor's first touch, not its last: the touch of the visit where step 1 happened."""
+    conn = memory_source([
+        # a newsletter visit to the home page, then two days later from Google straight to a training
+        record("v1", T0, page="/", via="Email"),
+        record("v1", T0 + timedelta(days=2), page="/formation", via="Organic Search"),
+        record("v1", T0 + timedelta(days=2, minutes=5), kind="conversion", name="candidater"),
+        # from Facebook to a training, then a week later back from the newsletter
+        record("v2", T0, page="/formation/dev", via="Organic Social"),
+        record("v2", T0 + timedelta(days=7), page="/", via="Email"),
+    ])
+    try:
+        rows = reports.funnel(conn, steps=["pageview:/formation*", "conversion:candidater"], window="1d",
+                              by="channel")
+        assert {(r["channel"], r["step"]): r["visitors"] for r in rows} == {
+            ("Organic Search", 1): 1, ("Organic Search", 2): 1, ("Organic Social", 1): 1, ("Organic Social", 2): 0}
+    finally:
+        conn.close()
