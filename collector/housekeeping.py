@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from . import ops
 from .registry import check_token
+from .store import COMMIT_BUCKETS
 
 log = logging.getLogger("webleads.collector")
 
@@ -68,6 +69,16 @@ async def metrics(request: Request) -> Response:
         "# HELP webleads_commit_seconds_total Time spent writing batches.",
         "# TYPE webleads_commit_seconds_total counter",
         f"webleads_commit_seconds_total {stats['commit_seconds_total']:.6f}",
+        "# HELP webleads_commit_duration_seconds Time each batch took to write, commit included.",
+        "# TYPE webleads_commit_duration_seconds histogram",
+        *[f'webleads_commit_duration_seconds_bucket{{le="{bound}"}} {n}'
+          for bound, n in zip(COMMIT_BUCKETS, stats["commit_buckets"], strict=True)],
+        f'webleads_commit_duration_seconds_bucket{{le="+Inf"}} {stats["batches"]}',
+        f"webleads_commit_duration_seconds_sum {stats['commit_seconds_total']:.6f}",
+        f"webleads_commit_duration_seconds_count {stats['batches']}",
+        "# HELP webleads_idle_checkpoints_total Checkpoints the writer made while it had nothing else to do.",
+        "# TYPE webleads_idle_checkpoints_total counter",
+        f"webleads_idle_checkpoints_total {stats['idle_checkpoints']}",
         "# HELP webleads_last_commit_batch_events Events in the last batch written.",
         "# TYPE webleads_last_commit_batch_events gauge",
         f"webleads_last_commit_batch_events {stats['last_batch_events']}",

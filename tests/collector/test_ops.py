@@ -106,6 +106,13 @@ def test_metrics_move_with_accepted_rejected_and_bots(server: Server) -> None:
     assert metric(after, 'webleads_events_rejected_total{reason="unknown_site"}') == 1
     assert metric(after, "webleads_database_bytes") > 0
     assert "# TYPE webleads_queue_depth gauge" in after
+    # every batch falls in the histogram's last bucket, and in no fewer buckets as they widen
+    batches = metric(after, "webleads_commit_duration_seconds_count")
+    assert batches >= 2 and metric(after, 'webleads_commit_duration_seconds_bucket{le="+Inf"}') == batches
+    buckets = [metric(after, f'webleads_commit_duration_seconds_bucket{{le="{b}"}}') for b in (0.005, 0.05, 1.0)]
+    assert buckets == sorted(buckets) and buckets[-1] >= 1
+    assert metric(after, "webleads_commit_duration_seconds_sum") > 0
+    assert "# TYPE webleads_idle_checkpoints_total counter" in after
     # relayed by a proxy: not local any more, a token is needed
     relayed = httpx.get(server.url + "/metrics", headers={"X-Forwarded-For": "198.51.100.7"})
     assert relayed.status_code == 401
