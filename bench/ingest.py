@@ -1,15 +1,20 @@
 """Ingest benchmark: the collector against a bare Starlette app answering 204, same load, same run.
 
-    python bench/ingest.py [--seconds 8] [--half-seconds 30] [--connections 50,100,200,400] [--compare 0,2]
+    python bench/ingest.py [--seconds 8] [--half-seconds 60] [--connections 50,100,200,400] [--compare 0,2]
 
 Drives each server on 127.0.0.1 with wrk (Debian's `wrk`; `apt-get install wrk`), POSTing real
-beacons (a pool of 200 user-agents, 3 pages with UTM parameters), at each number of open connections
-in turn (closed loop: a connection sends its next request when the last one is answered).
+beacons (a pool of 200 user-agents, 3 pages with UTM parameters, a new visitor id every 5 beacons of a
+connection, so that visitors have the few events each that they have on a real site), at each number
+of open connections in turn (closed loop: a connection sends its next request when the last one is
+answered).
 
 Why a sweep: a durable group commit answers each request after its transaction, so with few
 connections the collector waits on commits while the CPUs idle; its ceiling shows only when enough
 requests arrive at once to fill the batches, as the beacons of many visitors do. Each server's peak is
 its best level; the ratio is collector peak / bare peak, and the ratio at every level is printed too.
+
+All the servers run from the start and take turns at each level, so that a busy moment of the shared
+machine falls on all of them rather than on one.
 
 Prints, for each server and level: requests/s, p50/p99 latency; for the collector also events stored
 (counted in the DuckDB file after a SIGTERM) against events acknowledged; then p50/p99 at about half
@@ -35,7 +40,6 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import httpx
@@ -64,15 +68,17 @@ LUA = textwrap.dedent("""
     end
     for i = 1, 3 do
       bodies[i] = '{"site":"bench","url":"https://www.ecloserie.test' .. pages[i] ..
-                  '","referrer":"https://www.google.fr/"}'
+                  '","referrer":"https://www.google.fr/","visitor_id":"'
     end
+    -- many visitors, as on a real site: each sends 5 beacons, then the connection is a new visitor
+    local run = os.time() .. "-" .. math.random(1000000)
     local n = 0
     local pause = tonumber(os.getenv("WRK_DELAY_MS") or "0")
     request = function()
       n = n + 1
       local headers = {["Content-Type"] = "text/plain", ["Origin"] = "https://www.ecloserie.test",
                        ["User-Agent"] = agents[(n % 200) + 1]}
-      return wrk.format("POST", "/e", headers, bodies[(n % 3) + 1])
+      return wrk.format("POST", "/e", headers, bodies[(n % 3) + 1] .. run .. "-" .. math.floor(n / 5) .. '"}')
     end
     if pause > 0 then
       -- a think time drawn around the mean, so that the connections do not all fire in step
@@ -148,18 +154,75 @@ def load(url: str, seconds: int, connections: int, lua: Path, delay_ms: float = 
     return asyncio.run(python_load(url, seconds, connections))
 
 
-def sweep(url: str, levels: list[int], seconds: int, lua: Path) -> dict[str, Any]:
-    """Each level in turn (after a warm-up at the highest); the peak is the best level."""
-    warm = load(url, 2, levels[-1], lua)
-    runs = {c: load(url, seconds, c, lua) for c in levels}
-    best = max(runs, key=lambda c: runs[c]["rps"])
-    return {"warm": warm, "runs": runs, "best": best, "peak": runs[best]}
+class Server:
+    """One server under test: bare Starlette, or the collector with some flags, on its own port."""
+
+    def __init__(self, tmp: Path, name: str, flags: tuple[str, ...] | None) -> None:
+        self.name, self.port = name, free_port()
+        self.url = f"http://127.0.0.1:{self.port}/e"
+        self.db: Path | None = None
+        if flags is None:  # the floor of the stack: same server settings (uvloop, httptools, no access log)
+            cmd = [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(self.port), "--no-access-log",
+                   "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+            health = f"http://127.0.0.1:{self.port}/"
+        else:
+            self.db = tmp / f"bench{'-'.join(flags) or 'default'}.duckdb"
+            subprocess.run([sys.executable, "-m", "webleads", "site", "add", "bench", "--origin", ORIGIN,
+                            "--db", str(self.db)], check=True, capture_output=True)
+            cmd = [sys.executable, "-m", "webleads", "serve", "--db", str(self.db), "--port", str(self.port), *flags]
+            health = f"http://127.0.0.1:{self.port}/healthz"
+        self.proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_up(health, self.proc)
+        self.runs: dict[int, dict[str, float]] = {}
+        self.extra: list[dict[str, float]] = []  # warm-up and calibration runs: their answers count too
+
+    @property
+    def best(self) -> int:
+        return max(self.runs, key=lambda c: self.runs[c]["rps"])
+
+    @property
+    def peak(self) -> dict[str, float]:
+        return self.runs[self.best]
+
+    def commit_buckets(self) -> dict[str, float]:
+        """The collector's histogram of commit durations (its /metrics, open to local clients)."""
+        text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=10).text
+        return {m.group(1): float(m.group(2)) for m in
+                re.finditer(r'^webleads_commit_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$', text, re.M)}
+
+    def half_peak(self, seconds: int, lua: Path) -> None:
+        """About half the peak rate, at the peak's connections: each waits a think time between its
+        requests. Rate = connections / (think time + latency); the latency at half load is not the
+        peak's, so a short first run measures it and the second uses it."""
+        best, target = self.best, self.peak["rps"] / 2
+        delay_ms = best / target * 1000
+        probe = load(self.url, 3, best, lua, delay_ms)
+        self.extra.append(probe)
+        latency_ms = max(0.0, best / probe["rps"] * 1000 - delay_ms)
+        before = self.commit_buckets()
+        self.half = load(self.url, seconds, best, lua, max(0.0, best / target * 1000 - latency_ms))
+        after = self.commit_buckets()
+        self.slow = {b: after[b] - before.get(b, 0) for b in after}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+
+    def stored(self) -> int:
+        assert self.db is not None
+        with duckdb.connect(str(self.db), read_only=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM event_log").fetchone()[0])  # type: ignore[index]
+
+    def acknowledged(self) -> tuple[int, int]:
+        every = [*self.extra, *self.runs.values(), self.half]
+        return sum(int(r["requests"] - r["non2xx"]) for r in every), sum(int(r["non2xx"]) for r in every)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8, help="length of each measured run of the sweep")
-    parser.add_argument("--half-seconds", type=int, default=30,
+    parser.add_argument("--half-seconds", type=int, default=60,
                         help="length of the run at half the peak: long enough to hold the writer's occasional "
                              "pauses (a checkpoint, a refresh of the sessions) at their usual rate")
     parser.add_argument("--connections", default="50,100,200,400",
@@ -181,22 +244,25 @@ def main() -> None:
     print(f"load: {'wrk' if shutil.which('wrk') else 'python asyncio client (install wrk for real numbers)'}, "
           f"{', '.join(map(str, levels))} connections, {args.seconds}s each, on {os.cpu_count()} cores", flush=True)
 
-    # 1. the floor of the stack: bare Starlette, same server settings (uvloop, httptools, no access log)
-    port = free_port()
-    bare = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--no-access-log",
-                             "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"], cwd=tmp)
+    # Every server runs from the start; at each level they take turns, so that a busy moment of this
+    # shared machine falls on all of them rather than on one. The collector: full validation,
+    # enrichment, durable group commit; as shipped, then with the other worker counts.
+    servers: list[Server] = []
     try:
-        wait_up(f"http://127.0.0.1:{port}/", bare)
-        floor = sweep(f"http://127.0.0.1:{port}/e", levels, args.seconds, lua)
+        servers.append(Server(tmp, "bare starlette", None))
+        servers.append(Server(tmp, "collector", ()))
+        servers += [Server(tmp, f"collector --workers {w}", ("--workers", str(w))) for w in others]
+        for server in servers:
+            server.extra.append(load(server.url, 2, levels[-1], lua))  # warm-up
+        for c in levels:
+            for server in servers:
+                server.runs[c] = load(server.url, args.seconds, c, lua)
+        bare, collectors = servers[0], servers[1:]
+        for server in collectors:
+            server.half_peak(args.half_seconds, lua)
     finally:
-        bare.send_signal(signal.SIGTERM)
-        bare.wait(30)
-
-    # 2. the collector: full validation, enrichment, durable group commit; as shipped, then with the
-    #    other worker counts for comparison
-    runs = [("collector", run_collector(tmp, lua, levels, args, ()))]
-    runs += [(f"collector --workers {w}", run_collector(tmp, lua, levels, args, ("--workers", str(w))))
-             for w in others]
+        for server in servers:
+            server.stop()
 
     def line(name: str, r: dict[str, float]) -> str:
         return (f"{name:<40} {r['rps']:>9,.0f} req/s   p50 {r['p50_ms']:7.2f} ms   p99 {r['p99_ms']:7.2f} ms"
@@ -204,51 +270,26 @@ def main() -> None:
 
     print()
     for c in levels:
-        print(line(f"bare starlette, {c} connections", floor["runs"][c]))
-        for name, r in runs:
-            print(line(f"{name}, {c} connections", r["runs"][c])
-                  + f"   ratio {r['runs'][c]['rps'] / floor['runs'][c]['rps']:.2f}")
+        print(line(f"bare starlette, {c} connections", bare.runs[c]))
+        for s in collectors:
+            ratio = s.runs[c]["rps"] / bare.runs[c]["rps"]
+            print(line(f"{s.name}, {c} connections", s.runs[c]) + f"   ratio {ratio:.2f}")
     print()
-    print(f"bare starlette peak: {floor['peak']['rps']:,.0f} req/s at {floor['best']} connections")
-    for name, r in runs:
-        print(f"{name}: peak {r['peak']['rps']:,.0f} req/s at {r['best']} connections, "
-              f"ratio to bare peak {r['peak']['rps'] / floor['peak']['rps']:.2f} (goal >= 0.60); "
-              f"p99 at ~half peak ({r['half']['rps']:,.0f} req/s for {r['half']['seconds']:.0f} s) "
-              f"{r['half']['p99_ms']:.2f} ms (goal < 50 ms); "
-              f"acknowledged {r['acked']:,}, stored {r['stored']:,}, refused (503) {r['refused']:,}, "
-              f"lost {max(0, r['acked'] - r['stored']):,}")
+    print(f"bare starlette peak: {bare.peak['rps']:,.0f} req/s at {bare.best} connections")
+    for s in collectors:
+        acked, refused = s.acknowledged()
+        stored = s.stored()
+        print(f"{s.name}: peak {s.peak['rps']:,.0f} req/s at {s.best} connections, "
+              f"ratio to bare peak {s.peak['rps'] / bare.peak['rps']:.2f} (goal >= 0.60); "
+              f"p99 at ~half peak ({s.half['rps']:,.0f} req/s for {s.half['seconds']:.0f} s) "
+              f"{s.half['p99_ms']:.2f} ms (goal < 50 ms); "
+              f"acknowledged {acked:,}, stored {stored:,}, refused (503) {refused:,}, lost {max(0, acked - stored):,}")
+        if "+Inf" in s.slow:
+            h = s.slow
+            print(f"  commits during the half-peak run: {h['+Inf']:,.0f}, of which over 50 ms "
+                  f"{h['+Inf'] - h.get('0.05', 0):,.0f}, over 250 ms {h['+Inf'] - h.get('0.25', 0):,.0f}; "
+                  f"p50 there {s.half['p50_ms']:.2f} ms")
     shutil.rmtree(tmp, ignore_errors=True)
-
-
-def run_collector(tmp: Path, lua: Path, levels: list[int], args: argparse.Namespace,
-                  flags: tuple[str, ...]) -> dict[str, Any]:
-    db = tmp / f"bench{'-'.join(flags) or 'default'}.duckdb"
-    subprocess.run([sys.executable, "-m", "webleads", "site", "add", "bench", "--origin", ORIGIN, "--db", str(db)],
-                   check=True, capture_output=True)
-    port = free_port()
-    collector = subprocess.Popen([sys.executable, "-m", "webleads", "serve", "--db", str(db), "--port", str(port),
-                                  *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/e"
-    try:
-        wait_up(f"http://127.0.0.1:{port}/healthz", collector)
-        result = sweep(url, levels, args.seconds, lua)
-        # about half the peak rate, at the peak's connections: each waits a think time between its
-        # requests. Rate = connections / (think time + latency); the latency at half load is not the
-        # peak's, so a short first run measures it and the second uses it.
-        best, target = result["best"], result["peak"]["rps"] / 2
-        delay_ms = best / target * 1000
-        probe = load(url, 3, best, lua, delay_ms)
-        latency_ms = max(0.0, best / probe["rps"] * 1000 - delay_ms)
-        result["half"] = load(url, args.half_seconds, best, lua, max(0.0, best / target * 1000 - latency_ms))
-        result["probe"] = probe
-    finally:
-        collector.send_signal(signal.SIGTERM)
-        collector.wait(60)
-    with duckdb.connect(str(db), read_only=True) as conn:
-        stored = conn.execute("SELECT count(*) FROM event_log").fetchone()[0]  # type: ignore[index]
-    every = [result["warm"], *result["runs"].values(), result["probe"], result["half"]]
-    return {**result, "stored": stored, "acked": sum(r["requests"] - r["non2xx"] for r in every),
-            "refused": sum(r["non2xx"] for r in every)}
 
 
 if __name__ == "__main__":
