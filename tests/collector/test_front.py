@@ -66,6 +66,10 @@ def test_the_public_port_is_answered_by_a_front_process(server: Server) -> None:
     # the client's address crosses the relay: a proxied client is not local
     assert httpx.get(server.url + "/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 401
     assert httpx.get(server.url + "/nope").status_code == 404
+    # a front keeps small: it has loaded neither DuckDB nor Arrow, even after answering
+    libraries = Path(f"/proc/{fronts[0]}/maps").read_text()
+    assert "_duckdb" not in libraries and "libarrow" not in libraries
+    assert "_duckdb" in Path(f"/proc/{server.proc.pid}/maps").read_text()
 
 
 def test_kill_9_of_the_database_process_takes_its_front_down_and_frees_the_port(server: Server) -> None:
