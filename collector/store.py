@@ -42,7 +42,7 @@ RECENT_IDS_LIMIT = 1_000_000
 # Under load the writer waits up to `linger_ms` for this many events before a commit.
 LINGER_ENOUGH = 1000
 # DuckDB checkpoints (moves the write-ahead log into the file) inside the commit that makes the log
-# pass this size, and every request waiting on that commit waits 0.1-0.3 s: measured on a table of
+# pass this size, and every request waiting on that commit waits 0.1-0.4 s: measured on a table of
 # 400,000 events, the checkpoint costs about the same at 16 MB as at 64 MB (DuckDB's default is 16 MB).
 # The writer also checkpoints when it has been idle IDLE_CHECKPOINT_SECONDS with at least
 # IDLE_CHECKPOINT_BYTES of log, so that under ordinary traffic no request waits for one.
