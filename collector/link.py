@@ -14,7 +14,7 @@ Frames are a 4-byte big-endian length and an orjson object with an "op":
   sites                                           sites {sites}
   counts {rejections}                             -      (sent as each refusal happens)
 
-Rows are tuples in store.EVENT_COLUMNS order; their two timestamps travel as ISO strings. An
+Rows are tuples in rows.COLUMN_NAMES order; their two timestamps travel as ISO strings. An
 ingest frame carries the events of every request a front answered in one turn of its event loop;
 each request learns its own outcome after COMMIT, as in a single process.
 """
@@ -44,7 +44,7 @@ from .rows import COLUMN_INDEX, Overloaded, StoreClosed, WriteResult
 log = logging.getLogger("webleads.link")
 
 MAX_FRAME = 256 * 1024 * 1024
-_TS = (1, 2)  # received_at, ts
+_TS = (COLUMN_INDEX["received_at"], COLUMN_INDEX["ts"])
 IS_BOT = COLUMN_INDEX["is_bot"]
 
 
