@@ -42,7 +42,8 @@ def purge(store: Store, default_months: int, now: datetime | None = None, dry_ru
     """Delete events older than each site's retention period; returns the count per site.
 
     Deletes go through the writer in chunks of PURGE_CHUNK rows, each its own short transaction,
-    so ingest waits at most one chunk. Nothing younger than the cutoff is touched."""
+    so ingest waits at most one chunk. Nothing younger than the cutoff is touched. After deleting,
+    the store checkpoints and merges its row groups, so the space of the deleted events is reused."""
     now = now or utcnow()
     counts: dict[str, int] = {}
     for site, cutoff in sorted(retention_cutoffs(store, default_months, now).items()):
@@ -56,6 +57,8 @@ def purge(store: Store, default_months: int, now: datetime | None = None, dry_ru
             deleted = store.run_write(lambda conn, s=site, t=cutoff: _delete_chunk(conn, s, t))
             if deleted < PURGE_CHUNK:
                 break
+    if counts and not dry_run:
+        store.compact()
     return counts
 
 

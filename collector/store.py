@@ -42,10 +42,16 @@ RECENT_IDS_LIMIT = 1_000_000
 # Under load the writer waits up to `linger_ms` for this many events before a commit.
 LINGER_ENOUGH = 1000
 # DuckDB checkpoints (moves the write-ahead log into the file) inside the commit that makes the log
-# pass this size, and every request waiting on that commit waits 0.1-0.4 s: measured on a table of
-# 400,000 events, the checkpoint costs about the same at 16 MB as at 64 MB (DuckDB's default is 16 MB).
-# The writer also checkpoints when it has been idle IDLE_CHECKPOINT_SECONDS with at least
-# IDLE_CHECKPOINT_BYTES of log, so that under ordinary traffic no request waits for one.
+# pass CHECKPOINT_THRESHOLD, and every request waiting on that commit waits for it. What makes a
+# checkpoint long is its vacuum: DuckDB merges the row groups that earlier checkpoints wrote, and the
+# work grows with the table (bench/checkpoint.py, 40,000 events between checkpoints: 279 ms at 80,000
+# events, 975 ms at 400,000). So checkpoints made under traffic do not vacuum (max_vacuum_tasks = 0):
+# each then costs about 0.3 s at 64 MB of log (0.1 s at 16 MB), whatever the size of the table.
+# 64 MB rather than DuckDB's 16 MB: under a sustained load, a pause four times less often (about
+# 150,000 events apart) holds fewer requests in all, and the row groups it writes are full ones.
+# Row groups are merged at quiet moments instead: the checkpoint the writer makes after
+# IDLE_CHECKPOINT_SECONDS with nothing to do (when the log holds IDLE_CHECKPOINT_BYTES or more), the
+# one at close, and the one after a retention purge.
 CHECKPOINT_THRESHOLD = "64MB"
 IDLE_CHECKPOINT_SECONDS = 5.0
 IDLE_CHECKPOINT_BYTES = 1 << 20
@@ -125,6 +131,9 @@ class Store:
         self.path = path
         self.conn = connect(path)
         self.conn.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+        # DuckDB's own number of vacuum tasks, used at quiet moments only (see CHECKPOINT_THRESHOLD)
+        self._vacuum_tasks = int(self.conn.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0])  # type: ignore[index]
+        self.conn.execute("SET max_vacuum_tasks = 0")
         self.applied_migrations = migrate(self.conn)
         self._recent_ids: dict[str, None] = {}
         self._load_recent_ids()
@@ -288,11 +297,27 @@ class Store:
         except OSError:  # no log at all
             return
         try:
-            self.conn.execute("CHECKPOINT")
+            self._checkpoint(self.conn, vacuum=True)
         except duckdb.Error as exc:  # another transaction is open (a report, a refresh): next time
             log.debug("idle checkpoint skipped: %s", exc)
         else:
             self.stats["idle_checkpoints"] += 1
+
+    def _checkpoint(self, conn: duckdb.DuckDBPyConnection, vacuum: bool) -> None:
+        """CHECKPOINT; with vacuum, DuckDB also merges the row groups written since the last one."""
+        if not vacuum:
+            conn.execute("CHECKPOINT")
+            return
+        conn.execute(f"SET max_vacuum_tasks = {self._vacuum_tasks}")
+        try:
+            conn.execute("CHECKPOINT")
+        finally:
+            conn.execute("SET max_vacuum_tasks = 0")
+
+    def compact(self) -> None:
+        """Checkpoint now and merge the row groups (after a retention purge: the space of the deleted
+        events is reused). In the writer thread, in order with the batches: they wait for it."""
+        self.run_write(lambda conn: self._checkpoint(conn, vacuum=True))
 
     def _rollback_quietly(self) -> None:
         try:
@@ -383,7 +408,7 @@ class Store:
         self._thread.join()
         self.wait_background()
         try:
-            self.conn.execute("CHECKPOINT")
+            self._checkpoint(self.conn, vacuum=True)
         except duckdb.Error:
             log.warning("checkpoint at close failed; the write-ahead log will be replayed at next open")
         self.conn.close()

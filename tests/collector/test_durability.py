@@ -161,6 +161,47 @@ def test_an_idle_writer_moves_the_log_into_the_file(tmp_path: Path, monkeypatch:
         assert conn.execute("SELECT count(*) FROM event_log").fetchone() == (100,)
 
 
+def _row_groups(store: Store) -> int:
+    return int(store.query("SELECT count(DISTINCT row_group_id) AS n FROM pragma_storage_info('event_log')")[0]["n"])
+
+
+def test_checkpoints_under_traffic_leave_the_merging_of_row_groups_to_a_quiet_moment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's vacuum (merging the row groups earlier checkpoints wrote) is what makes a checkpoint
+    long, and it grows with the table: the checkpoints DuckDB makes inside a commit skip it, and the
+    writer's idle checkpoint does it."""
+    import webleads.collector.store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_THRESHOLD", "256KB")
+    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_SECONDS", 1.0)
+    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_BYTES", 1)
+    db = tmp_path / "busy.duckdb"
+    store = Store(str(db))
+    try:
+        now = store_module.utcnow()
+
+        def batch(n: int, tag: str) -> list[tuple[Any, ...]]:
+            return [(f"{tag}-{i}", now, now, "ecloserie", "pageview", None, f"v{i}", "hash",
+                     f"https://www.ecloserie.test/{tag}/{i}", "/p", *[None] * 14, "desktop", False,
+                     None, None, None, None, "beacon") for i in range(n)]
+
+        for b in range(8):  # each batch passes the threshold: DuckDB checkpoints in its commit
+            store.write(batch(2000, f"b{b}"))
+        assert store.stats["idle_checkpoints"] == 0
+        assert _row_groups(store) >= 6  # one per checkpoint, not merged (8 x 2,000 rows fit in one)
+        store.write(batch(10, "last"))  # a little log for the idle checkpoint to move
+        deadline = time.monotonic() + 20
+        while store.stats["idle_checkpoints"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.stats["idle_checkpoints"] >= 1
+        assert _row_groups(store) == 1
+        assert store.query("SELECT current_setting('max_vacuum_tasks') AS n") == [{"n": 0}]  # back for traffic
+    finally:
+        store.close()
+    with duckdb.connect(str(db)) as conn:
+        assert conn.execute("SELECT count(*) FROM event_log").fetchone() == (16_010,)
+
+
 def test_raw_ip_never_reaches_the_disk(tmp_path: Path, site_db: Path, make_server) -> None:  # type: ignore[no-untyped-def]
     mmdb = make_mmdb(tmp_path / "city.mmdb")
     srv = make_server(site_db, "--geoip", str(mmdb), "--trusted-proxy", "127.0.0.0/8")

@@ -1,0 +1,83 @@
+"""How long a checkpoint holds the writer, with and without DuckDB's vacuum, as the table grows.
+
+    python bench/checkpoint.py [--events 400000] [--every 40000] [--batch 25]
+
+Writes events through the real store (collector/store.py) in batches of --batch, as live traffic
+does, and checkpoints in the writer thread every --every events, timing each checkpoint. Twice, on
+fresh files: with DuckDB's default vacuum (the baseline: a checkpoint also merges the row groups
+that earlier checkpoints wrote), then as the store runs under traffic (no vacuum; the merge waits for
+a quiet moment). A checkpoint inside a commit holds every request waiting on that commit as long.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from webleads.collector.store import EVENT_COLUMNS, Store, utcnow
+
+
+def rows(start: int, n: int) -> list[tuple[Any, ...]]:
+    now = utcnow()
+    pages = ["/", "/formation-developpeur-web", "/candidater?utm_source=newsletter&utm_medium=email",
+             "/coworking", "/fablab"]
+    out = []
+    for i in range(start, start + n):
+        values = {"event_id": f"e{i}", "received_at": now, "ts": now, "site": "ecloserie", "type": "pageview",
+                  "visitor_id": f"v{i // 5}", "visitor_kind": "consent",
+                  "url": f"https://www.ecloserie.test{pages[i % 5]}", "path": pages[i % 5].split("?")[0],
+                  "referrer": "https://www.google.fr/", "referrer_domain": "google.fr",
+                  "utm_source": "newsletter" if i % 5 == 2 else None, "browser": "Chrome",
+                  "browser_version": str(100 + i % 30), "os": "Windows", "device": "desktop", "is_bot": False,
+                  "origin": "beacon"}
+        out.append(tuple(values.get(name) for name, _ in EVENT_COLUMNS))
+    return out
+
+
+def measure(db: Path, events: int, every: int, batch: int, vacuum: bool) -> list[tuple[int, float]]:
+    store = Store(str(db))
+    try:
+        if vacuum:  # the baseline: DuckDB's default
+            store.run_write(lambda conn: conn.execute(f"SET max_vacuum_tasks = {store._vacuum_tasks}"))
+        store.run_write(lambda conn: conn.execute("SET checkpoint_threshold = '10GB'"))  # only ours
+        pauses = []
+        written = 0
+        while written < events:
+            store.write(rows(written, batch))
+            written += batch
+            if written % every == 0:
+                started = time.perf_counter()
+                store.run_write(lambda conn: conn.execute("CHECKPOINT"))
+                pauses.append((written, time.perf_counter() - started))
+        return pauses
+    finally:
+        store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=400_000)
+    parser.add_argument("--every", type=int, default=40_000, help="events between checkpoints")
+    parser.add_argument("--batch", type=int, default=25, help="events per commit")
+    args = parser.parse_args()
+    if args.batch < 1 or args.every < args.batch or args.every % args.batch or args.events < args.every:
+        raise SystemExit("--every must be a multiple of --batch, and --events at least --every")
+    with tempfile.TemporaryDirectory(prefix="webleads-bench-") as tmp:
+        base = measure(Path(tmp) / "vacuum.duckdb", args.events, args.every, args.batch, vacuum=True)
+        ours = measure(Path(tmp) / "store.duckdb", args.events, args.every, args.batch, vacuum=False)
+    print(f"checkpoint every {args.every:,} events, written {args.batch} per commit\n")
+    print(f"{'events':>9}  {'with vacuum (DuckDB default)':>29}  {'without (under traffic)':>24}")
+    for (n, a), (_, b) in zip(base, ours, strict=True):
+        print(f"{n:>9,}  {a * 1000:>26.0f} ms  {b * 1000:>21.0f} ms")
+    worst_a, worst_b = max(p for _, p in base), max(p for _, p in ours)
+    total_a, total_b = sum(p for _, p in base), sum(p for _, p in ours)
+    print(f"\nlongest pause: {worst_a * 1000:.0f} ms with vacuum, {worst_b * 1000:.0f} ms without "
+          f"(ratio {worst_b / worst_a:.2f}); all pauses: {total_a:.2f} s against {total_b:.2f} s "
+          f"(ratio {total_b / total_a:.2f})")
+
+
+if __name__ == "__main__":
+    main()
