@@ -14,7 +14,8 @@ requests arrive at once to fill the batches, as the beacons of many visitors do.
 its best level; the ratio is collector peak / bare peak, and the ratio at every level is printed too.
 
 All the servers run from the start and take turns at each level, so that a busy moment of the shared
-machine falls on all of them rather than on one.
+machine falls on all of them rather than on one; while one is measured, the others are paused
+(SIGSTOP), so that their housekeeping (a checkpoint after their turn) does not fall in its run.
 
 Prints, for each server and level: requests/s, p50/p99 latency; for the collector also events stored
 (counted in the DuckDB file after a SIGTERM) against events acknowledged; then p50/p99 at about half
@@ -192,19 +193,31 @@ class Server:
 
     def half_peak(self, seconds: int, lua: Path) -> None:
         """About half the peak rate, at the peak's connections: each waits a think time between its
-        requests. Rate = connections / (think time + latency); the latency at half load is not the
-        peak's, so a short first run measures it and the second uses it."""
+        requests. Rate = connections / (think time + latency), and the latency at half load is not
+        the peak's: short runs measure it and correct the think time (twice), after a first run that
+        wakes the server (it may have a checkpoint due after idling while the others had their turn)."""
         best, target = self.best, self.peak["rps"] / 2
         delay_ms = best / target * 1000
-        probe = load(self.url, 3, best, lua, delay_ms)
-        self.extra.append(probe)
-        latency_ms = max(0.0, best / probe["rps"] * 1000 - delay_ms)
+        self.extra.append(load(self.url, 2, best, lua, delay_ms))
+        for _ in range(2):
+            probe = load(self.url, 3, best, lua, delay_ms)
+            self.extra.append(probe)
+            latency_ms = max(0.0, best / probe["rps"] * 1000 - delay_ms)
+            delay_ms = max(0.0, best / target * 1000 - latency_ms)
         before = self.commit_buckets()
-        self.half = load(self.url, seconds, best, lua, max(0.0, best / target * 1000 - latency_ms))
+        self.half = load(self.url, seconds, best, lua, delay_ms)
         after = self.commit_buckets()
         self.slow = {b: after[b] - before.get(b, 0) for b in after}
 
+    def pause(self, paused: bool) -> None:
+        """SIGSTOP/SIGCONT the server's main process (the collector's database process, where its
+        writer and its housekeeping run), so that an idle checkpoint after its turn does not fall in
+        another server's measured run."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
+
     def stop(self) -> None:
+        self.pause(False)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(60)
@@ -252,13 +265,21 @@ def main() -> None:
         servers.append(Server(tmp, "bare starlette", None))
         servers.append(Server(tmp, "collector", ()))
         servers += [Server(tmp, f"collector --workers {w}", ("--workers", str(w))) for w in others]
+        # Only the server being measured runs; the others are paused meanwhile.
+        def turn(current: Server) -> None:
+            for server in servers:
+                server.pause(server is not current)
+
         for server in servers:
+            turn(server)
             server.extra.append(load(server.url, 2, levels[-1], lua))  # warm-up
         for c in levels:
             for server in servers:
+                turn(server)
                 server.runs[c] = load(server.url, args.seconds, c, lua)
         bare, collectors = servers[0], servers[1:]
         for server in collectors:
+            turn(server)
             server.half_peak(args.half_seconds, lua)
     finally:
         for server in servers:
@@ -281,7 +302,8 @@ def main() -> None:
         stored = s.stored()
         print(f"{s.name}: peak {s.peak['rps']:,.0f} req/s at {s.best} connections, "
               f"ratio to bare peak {s.peak['rps'] / bare.peak['rps']:.2f} (goal >= 0.60); "
-              f"p99 at ~half peak ({s.half['rps']:,.0f} req/s for {s.half['seconds']:.0f} s) "
+              f"p99 at ~half peak ({s.half['rps']:,.0f} req/s = {s.half['rps'] / s.peak['rps']:.2f} of its peak, "
+              f"for {s.half['seconds']:.0f} s) "
               f"{s.half['p99_ms']:.2f} ms (goal < 50 ms); "
               f"acknowledged {acked:,}, stored {stored:,}, refused (503) {refused:,}, lost {max(0, acked - stored):,}")
         if "+Inf" in s.slow:
