@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from webleads.collector.store import EVENT_COLUMNS, Store, utcnow
 
 
@@ -40,8 +42,9 @@ def rows(start: int, n: int) -> list[tuple[Any, ...]]:
 def measure(db: Path, events: int, every: int, batch: int, vacuum: bool) -> list[tuple[int, float]]:
     store = Store(str(db))
     try:
-        if vacuum:  # the baseline: DuckDB's default
-            store.run_write(lambda conn: conn.execute(f"SET max_vacuum_tasks = {store._vacuum_tasks}"))
+        if vacuum:  # the baseline: DuckDB's default number of vacuum tasks
+            tasks = duckdb.connect().execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0]  # type: ignore[index]
+            store.run_write(lambda conn: conn.execute(f"SET max_vacuum_tasks = {tasks}"))
         store.run_write(lambda conn: conn.execute("SET checkpoint_threshold = '10GB'"))  # only ours
         pauses = []
         written = 0

@@ -297,17 +297,14 @@ class Store:
         except OSError:  # no log at all
             return
         try:
-            self._checkpoint(self.conn, vacuum=True)
+            self._checkpoint_and_merge(self.conn)
         except duckdb.Error as exc:  # another transaction is open (a report, a refresh): next time
             log.debug("idle checkpoint skipped: %s", exc)
         else:
             self.stats["idle_checkpoints"] += 1
 
-    def _checkpoint(self, conn: duckdb.DuckDBPyConnection, vacuum: bool) -> None:
-        """CHECKPOINT; with vacuum, DuckDB also merges the row groups written since the last one."""
-        if not vacuum:
-            conn.execute("CHECKPOINT")
-            return
+    def _checkpoint_and_merge(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """CHECKPOINT with DuckDB's vacuum, which merges the row groups earlier checkpoints wrote."""
         conn.execute(f"SET max_vacuum_tasks = {self._vacuum_tasks}")
         try:
             conn.execute("CHECKPOINT")
@@ -317,7 +314,7 @@ class Store:
     def compact(self) -> None:
         """Checkpoint now and merge the row groups (after a retention purge: the space of the deleted
         events is reused). In the writer thread, in order with the batches: they wait for it."""
-        self.run_write(lambda conn: self._checkpoint(conn, vacuum=True))
+        self.run_write(self._checkpoint_and_merge)
 
     def _rollback_quietly(self) -> None:
         try:
@@ -408,7 +405,7 @@ class Store:
         self._thread.join()
         self.wait_background()
         try:
-            self._checkpoint(self.conn, vacuum=True)
+            self._checkpoint_and_merge(self.conn)
         except duckdb.Error:
             log.warning("checkpoint at close failed; the write-ahead log will be replayed at next open")
         self.conn.close()
