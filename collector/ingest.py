@@ -33,6 +33,8 @@ class Collector:
         self.geo = Geo(settings.geoip or None)
         self.rejections: dict[str, int] = {}
         self.bots_flagged = 0
+        self._origins: frozenset[str] = frozenset()
+        self._origins_of: object = None  # the registry's dict of sites they were taken from
         from webleads.snippet import script
 
         self.script = script(settings.beacon_path, settings.pixel_path)
@@ -75,4 +77,10 @@ class Collector:
         return int(result.stored)
 
     def origin_allowed_anywhere(self, origin: str) -> bool:
-        return any(origin in s.origins for s in self.registry.sites.values())
+        """Whether some site has this origin (for CORS). Asked at every beacon: the set of origins is
+        rebuilt only when the registry's dict of sites is replaced, as it is at every change."""
+        sites = self.registry.sites
+        if sites is not self._origins_of:
+            self._origins = frozenset(o for s in sites.values() for o in s.origins)
+            self._origins_of = sites
+        return origin in self._origins

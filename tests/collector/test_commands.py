@@ -49,11 +49,14 @@ def test_token_create_stores_only_a_hash(db_path: Path) -> None:
 
 def test_commands_go_through_the_running_collector(server: Server) -> None:
     # The collector holds the file: the command is run inside it, and the new site works at once.
+    preflight = {"Origin": "https://fablab.test", "Access-Control-Request-Method": "POST"}
+    assert httpx.options(server.url + "/e", headers=preflight).status_code == 403
     out = webleads("site", "add", "fablab", "--origin", "https://fablab.test", db=server.db).stdout
     assert 'data-site="fablab"' in out and f"http://127.0.0.1:{server.port}/s.js" in out
     r = httpx.post(server.url + "/e", content='{"site":"fablab","url":"https://fablab.test/"}',
                    headers={"Origin": "https://fablab.test"})
-    assert r.status_code == 204
+    assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "https://fablab.test"
+    assert httpx.options(server.url + "/e", headers=preflight).status_code == 204
     token = webleads("token", "create", db=server.db).stdout.strip()
     assert token.startswith("wl_")
     error = webleads("snippet", "nope", db=server.db, check=False)
