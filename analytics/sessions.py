@@ -9,7 +9,10 @@ SQL that builds it or to the referrer data), and otherwise maintained per visito
   of each committed batch. Their sessions are recomputed from all their events (so an event that comes
   late, or is imported with an old timestamp, lands in the right place) before the next report, and
   also from the hook itself once REFRESH_EVERY seconds have passed, so the `events` view's session_id
-  stays current while the collector runs.
+  stays current while the collector runs. While the writer is busy (Store.busy: it commits back to
+  back), that refresh waits for a quieter commit or for the writer's idle moment: it would share
+  the two cores with ingest, and its commit holds the commits of events. Past DIRTY_LIMIT visitors
+  noted, the hook stops noting them and the next report finds them with the aggregate below.
 - When a process starts using a database, it compares a fingerprint of event_log (row count, latest
   arrival) with the one stored at the last refresh. If they differ (another process wrote, the
   collector ran without anyone asking for a report), the visitors whose event count or latest arrival
@@ -55,6 +58,7 @@ VERSION = f"{SESSIONS_VERSION}:" + digest("sessions_schema", "sessions_build", "
 REFRESH_EVERY = 30.0
 REFRESH_FACTOR = 100
 FULL_REBUILD_SHARE = 0.2  # above this share of visitors to recompute, rebuild everything instead
+DIRTY_LIMIT = 100_000  # visitors noted by the hook (about 20 MB); past it, reports find them in SQL
 
 Source = Store | duckdb.DuckDBPyConnection
 
@@ -116,6 +120,7 @@ def rebuild(source: Source) -> None:
 def _sync(conn: duckdb.DuckDBPyConnection, tracker: _Tracker, store: Store | None) -> None:
     if store is not None and not tracker.hooked:
         store.on_commit.append(_make_hook(tracker, store))
+        store.on_idle.append(_make_idle_hook(tracker, store))
         tracker.hooked = True
     with tracker.busy:  # waits for a background refresh to end
         _sync_now(conn, tracker)
@@ -144,15 +149,32 @@ def _make_hook(tracker: _Tracker, store: Store) -> Callable[[duckdb.DuckDBPyConn
         if table.num_rows == 0:
             return
         tracker.rows_since_fingerprint += table.num_rows
+        if not tracker.synced:  # the next sync compares event_log with the sessions anyway
+            return
         # A plain set of the batch's (site, visitor) pairs: a few microseconds for a live batch of
         # tens of rows, where an Arrow group-by costs about a millisecond of the writer's time.
         tracker.dirty.update(zip(table.column("site").to_pylist(), table.column("visitor_id").to_pylist(),
                                  strict=True))
-        due = max(REFRESH_EVERY, REFRESH_FACTOR * tracker.last_duration)
-        if tracker.synced and time.monotonic() - tracker.last_refresh >= due:
+        if len(tracker.dirty) > DIRTY_LIMIT:
+            tracker.dirty = set()
+            tracker.synced = False
+            return
+        if not store.busy and _refresh_due(tracker):
             _refresh_in_background(store, tracker)
 
     return after_commit
+
+
+def _make_idle_hook(tracker: _Tracker, store: Store) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    def when_idle(conn: duckdb.DuckDBPyConnection) -> None:
+        if tracker.synced and tracker.dirty and _refresh_due(tracker):
+            _refresh_in_background(store, tracker)
+
+    return when_idle
+
+
+def _refresh_due(tracker: _Tracker) -> bool:
+    return time.monotonic() - tracker.last_refresh >= max(REFRESH_EVERY, REFRESH_FACTOR * tracker.last_duration)
 
 
 def _refresh_in_background(store: Store, tracker: _Tracker) -> None:

@@ -1,17 +1,21 @@
-"""How long a checkpoint holds the writer, with and without DuckDB's vacuum, as the table grows.
+"""How long a checkpoint holds the writer, with and without DuckDB's vacuum, as the table grows;
+and how long a commit waits when the store checkpoints in the background, as it does.
 
     python bench/checkpoint.py [--events 400000] [--every 40000] [--batch 25]
 
 Writes events through the real store (collector/store.py) in batches of --batch, as live traffic
 does, and checkpoints in the writer thread every --every events, timing each checkpoint. Twice, on
 fresh files: with DuckDB's default vacuum (the baseline: a checkpoint also merges the row groups
-that earlier checkpoints wrote), then as the store runs under traffic (no vacuum; the merge waits for
-a quiet moment). A checkpoint inside a commit holds every request waiting on that commit as long.
+that earlier checkpoints wrote), then without it, as under traffic (the merge waits for a quiet
+moment). A checkpoint inside a commit holds every request waiting on that commit as long.
+Then a third time as the store runs: it checkpoints in a thread of its own when the log reaches the
+size it had every --every events above, and commits to its side file meanwhile; each write is timed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +23,7 @@ from typing import Any
 
 import duckdb
 
+import webleads.collector.store as store_module
 from webleads.collector.store import EVENT_COLUMNS, Store, utcnow
 
 
@@ -39,7 +44,9 @@ def rows(start: int, n: int) -> list[tuple[Any, ...]]:
     return out
 
 
-def measure(db: Path, events: int, every: int, batch: int, vacuum: bool) -> list[tuple[int, float]]:
+def measure(db: Path, events: int, every: int, batch: int, vacuum: bool,
+            log_sizes: list[int] | None = None) -> list[tuple[int, float]]:
+    store_module.CHECKPOINT_BYTES = 1 << 40  # only the checkpoints made here
     store = Store(str(db))
     try:
         if vacuum:  # the baseline: DuckDB's default number of vacuum tasks
@@ -52,10 +59,32 @@ def measure(db: Path, events: int, every: int, batch: int, vacuum: bool) -> list
             store.write(rows(written, batch))
             written += batch
             if written % every == 0:
+                if log_sizes is not None:
+                    log_sizes.append(os.path.getsize(str(db) + ".wal"))
                 started = time.perf_counter()
                 store.run_write(lambda conn: conn.execute("CHECKPOINT"))
                 pauses.append((written, time.perf_counter() - started))
         return pauses
+    finally:
+        store.close()
+
+
+def measure_background(db: Path, events: int, batch: int, log_bytes: int) -> dict[str, float]:
+    """Write as the store runs, checkpointing in the background past `log_bytes` of log."""
+    store_module.CHECKPOINT_BYTES = log_bytes
+    store = Store(str(db))
+    try:
+        waits = []
+        written = 0
+        while written < events:
+            started = time.perf_counter()
+            store.write(rows(written, batch))
+            waits.append(time.perf_counter() - started)
+            written += batch
+        store.settle()
+        return {"checkpoints": store.stats["checkpoints"], "seconds": store.stats["checkpoint_seconds_total"],
+                "side": store.stats["side_events"], "longest": max(waits),
+                "over_50ms": sum(w > 0.05 for w in waits), "writes": len(waits)}
     finally:
         store.close()
 
@@ -68,9 +97,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.batch < 1 or args.every < args.batch or args.every % args.batch or args.events < args.every:
         raise SystemExit("--every must be a multiple of --batch, and --events at least --every")
+    sizes: list[int] = []
     with tempfile.TemporaryDirectory(prefix="webleads-bench-") as tmp:
         base = measure(Path(tmp) / "vacuum.duckdb", args.events, args.every, args.batch, vacuum=True)
-        ours = measure(Path(tmp) / "store.duckdb", args.events, args.every, args.batch, vacuum=False)
+        ours = measure(Path(tmp) / "store.duckdb", args.events, args.every, args.batch, vacuum=False,
+                       log_sizes=sizes)
+        log_bytes = sorted(sizes)[len(sizes) // 2]
+        bg = measure_background(Path(tmp) / "background.duckdb", args.events, args.batch, log_bytes)
     print(f"checkpoint every {args.every:,} events, written {args.batch} per commit\n")
     print(f"{'events':>9}  {'with vacuum (DuckDB default)':>29}  {'without (under traffic)':>24}")
     for (n, a), (_, b) in zip(base, ours, strict=True):
@@ -80,6 +113,12 @@ def main() -> None:
     print(f"\nlongest pause: {worst_a * 1000:.0f} ms with vacuum, {worst_b * 1000:.0f} ms without "
           f"(ratio {worst_b / worst_a:.2f}); all pauses: {total_a:.2f} s against {total_b:.2f} s "
           f"(ratio {total_b / total_a:.2f})")
+    print(f"\nas the store runs (checkpoints in the background past {log_bytes / 1e6:.1f} MB of log): "
+          f"{bg['checkpoints']:.0f} checkpoints, {bg['seconds']:.2f} s in all, "
+          f"{bg['side']:,.0f} events committed to the side file meanwhile")
+    print(f"longest write: {bg['longest'] * 1000:.0f} ms, against {worst_b * 1000:.0f} ms for the longest "
+          f"checkpoint inside a commit (ratio {bg['longest'] / worst_b:.2f}); "
+          f"{bg['over_50ms']:.0f} of {bg['writes']:,.0f} writes over 50 ms")
 
 
 if __name__ == "__main__":

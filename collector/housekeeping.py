@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from . import ops
 from .registry import check_token
-from .store import COMMIT_BUCKETS
+from .store import COMMIT_BUCKETS, SIDE_SUFFIX
 
 log = logging.getLogger("webleads.collector")
 
@@ -46,7 +46,8 @@ async def metrics(request: Request) -> Response:
                                  status_code=401)
     stats = c.store.stats
     db = Path(c.store.path)
-    size = sum(p.stat().st_size for p in (db, Path(str(db) + ".wal")) if p.exists())
+    size = sum(p.stat().st_size for p in (Path(str(db) + suffix) for suffix in
+                                           ("", ".wal", SIDE_SUFFIX, SIDE_SUFFIX + ".wal")) if p.exists())
     lines = [
         "# HELP webleads_events_accepted_total Events committed to the database.",
         "# TYPE webleads_events_accepted_total counter",
@@ -79,13 +80,25 @@ async def metrics(request: Request) -> Response:
         "# HELP webleads_idle_checkpoints_total Checkpoints the writer made while it had nothing else to do.",
         "# TYPE webleads_idle_checkpoints_total counter",
         f"webleads_idle_checkpoints_total {stats['idle_checkpoints']}",
+        "# HELP webleads_checkpoints_total Checkpoints made in the background once the log passed 64 MB.",
+        "# TYPE webleads_checkpoints_total counter",
+        f"webleads_checkpoints_total {stats['checkpoints']}",
+        "# HELP webleads_checkpoint_seconds_total Time spent in those checkpoints (no commit waits for them).",
+        "# TYPE webleads_checkpoint_seconds_total counter",
+        f"webleads_checkpoint_seconds_total {stats['checkpoint_seconds_total']:.6f}",
+        "# HELP webleads_side_events_total Events committed to the side file during a checkpoint, then moved.",
+        "# TYPE webleads_side_events_total counter",
+        f"webleads_side_events_total {stats['side_events']}",
+        "# HELP webleads_writer_load Share of the writer's time spent writing (a 2-second average).",
+        "# TYPE webleads_writer_load gauge",
+        f"webleads_writer_load {c.store.load:.3f}",
         "# HELP webleads_last_commit_batch_events Events in the last batch written.",
         "# TYPE webleads_last_commit_batch_events gauge",
         f"webleads_last_commit_batch_events {stats['last_batch_events']}",
         "# HELP webleads_last_commit_seconds Duration of the last batch write.",
         "# TYPE webleads_last_commit_seconds gauge",
         f"webleads_last_commit_seconds {stats['last_commit_seconds']:.6f}",
-        "# HELP webleads_database_bytes Size of the DuckDB file and its write-ahead log.",
+        "# HELP webleads_database_bytes Size of the DuckDB file, the side file and their write-ahead logs.",
         "# TYPE webleads_database_bytes gauge",
         f"webleads_database_bytes {size}",
     ]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from .store import Store, utcnow
+from .store import SIDE_SUFFIX, Store, utcnow
 
 PURGE_CHUNK = 50_000
 
@@ -80,6 +80,7 @@ def backup(store: Store, dest: str) -> int:
         raise FileExistsError(f"{target} exists already; give a new file name (backups never overwrite)")
     target.parent.mkdir(parents=True, exist_ok=True)
     alias = f"backup_{os.getpid()}_{int(time.time() * 1000)}"
+    store.settle()  # the events committed to the side file during a checkpoint, into event_log
     cur = store.cursor()
     try:
         source = cur.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
@@ -113,9 +114,11 @@ def restore(backup_file: str, db: str) -> tuple[int, str | None]:
             pass
         kept = f"{target}.before-restore-{utcnow():%Y%m%d%H%M%S}"
         target.rename(kept)
-        wal = Path(str(target) + ".wal")
-        if wal.exists():
-            wal.rename(kept + ".wal")
+        # its log, and the side file (events it may still hold belong to the old database)
+        for suffix in (".wal", SIDE_SUFFIX, SIDE_SUFFIX + ".wal"):
+            companion = Path(str(target) + suffix)
+            if companion.exists():
+                companion.rename(kept + suffix)
     shutil.copyfile(source, target)
     return int(count), kept
 

@@ -4,6 +4,10 @@ Every write goes through the writer thread. Batches of events waiting in the que
 one transaction (group commit) as an Arrow table; each submitter's future resolves only after
 COMMIT, so a 2xx answer means the event is in the file. Readers use cursors of the same
 connection from any thread.
+
+While the database file checkpoints (in a thread of its own), the writer commits the batches to a
+small side file instead (`<db>.side`, a DuckDB file attached to the same connection), and moves them
+into the database once the checkpoint is over: no request waits for a checkpoint.
 """
 
 from __future__ import annotations
@@ -41,20 +45,33 @@ LIVE_DEDUPE_WINDOW = timedelta(days=2)
 RECENT_IDS_LIMIT = 1_000_000
 # Under load the writer waits up to `linger_ms` for this many events before a commit.
 LINGER_ENOUGH = 1000
-# DuckDB checkpoints (moves the write-ahead log into the file) inside the commit that makes the log
-# pass CHECKPOINT_THRESHOLD, and every request waiting on that commit waits for it. What makes a
-# checkpoint long is its vacuum: DuckDB merges the row groups that earlier checkpoints wrote, and the
-# work grows with the table (bench/checkpoint.py, 40,000 events between checkpoints: 279 ms at 80,000
-# events, 975 ms at 400,000). So checkpoints made under traffic do not vacuum (max_vacuum_tasks = 0):
-# each then costs about 0.3 s at 64 MB of log (0.1 s at 16 MB), whatever the size of the table.
-# 64 MB rather than DuckDB's 16 MB: under a sustained load, a pause four times less often (about
-# 150,000 events apart) holds fewer requests in all, and the row groups it writes are full ones.
-# Row groups are merged at quiet moments instead: the checkpoint the writer makes after
-# IDLE_CHECKPOINT_SECONDS with nothing to do (when the log holds IDLE_CHECKPOINT_BYTES or more), the
-# one at close, and the one after a retention purge.
-CHECKPOINT_THRESHOLD = "64MB"
+# A checkpoint moves the write-ahead log into the file, and every commit to that file waits for it:
+# about 0.3 s for 64 MB of log under load, more on a busy machine. DuckDB makes it inside the commit
+# that finds the log too long, so every request waiting on that commit would wait as long. The store
+# checkpoints itself instead, in a thread of its own, once the log passes CHECKPOINT_BYTES; meanwhile
+# the writer commits the batches to the side file (SIDE_SUFFIX), which that checkpoint does not
+# hold, and moves them into the database when it is over (about 20 ms for a second of traffic).
+# DuckDB's own threshold stays as a backstop (BACKSTOP_THRESHOLD), far above ours.
+# 64 MB (about 150,000 events) rather than DuckDB's 16 MB: fewer, fuller row groups.
+# What made checkpoints long is their vacuum: DuckDB merges the row groups that earlier checkpoints
+# wrote, and the work grows with the table (bench/checkpoint.py, 40,000 events between checkpoints:
+# 279 ms at 80,000 events, 975 ms at 400,000). So checkpoints under traffic do not vacuum
+# (max_vacuum_tasks = 0); row groups are merged at quiet moments: the checkpoint the writer makes
+# after IDLE_CHECKPOINT_SECONDS with nothing to do (when the log holds IDLE_CHECKPOINT_BYTES or more),
+# the one at close, and the one after a retention purge. A batch arriving then waits for it.
+CHECKPOINT_BYTES = 64 << 20
+BACKSTOP_THRESHOLD = "1GB"
+SIDE_SUFFIX = ".side"
+_SIDE = "webleads_side"  # the side file's name on the connection
+SIDE_CHECKPOINT_BYTES = 8 << 20  # the side file's own log is checkpointed past this, after a move
+CHECKPOINT_RETRY_SECONDS = 60.0  # after a checkpoint that failed
 IDLE_CHECKPOINT_SECONDS = 5.0
 IDLE_CHECKPOINT_BYTES = 1 << 20
+# The writer's load: the share of its time spent writing batches, a moving average over about
+# LOAD_WINDOW seconds. Above BUSY_LOAD it commits back to back, and work that can wait (the refresh
+# of derived tables) waits for a quieter moment rather than share the CPU with ingest.
+LOAD_WINDOW = 2.0
+BUSY_LOAD = 0.5
 # Upper bounds (seconds) of the commit-duration histogram in /metrics: a pause of the writer (a
 # checkpoint, a refresh beside it) shows in the upper buckets.
 COMMIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -82,6 +99,10 @@ class _Job:
 
 # What _take returns when the writer has been idle IDLE_CHECKPOINT_SECONDS.
 _IDLE = _Job(lambda conn: None, concurrent.futures.Future())
+
+
+def _noop(conn: duckdb.DuckDBPyConnection) -> None:
+    return None
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -125,32 +146,72 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 class Store:
     def __init__(self, path: str, queue_events: int = 100_000, batch_events: int = 20_000,
                  linger_ms: float = 0.0) -> None:
         self.path = path
         self.conn = connect(path)
-        self.conn.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
-        # DuckDB's own number of vacuum tasks, used at quiet moments only (see CHECKPOINT_THRESHOLD)
+        self.conn.execute(f"SET checkpoint_threshold = '{BACKSTOP_THRESHOLD}'")
+        # DuckDB's own number of vacuum tasks, used at quiet moments only (see CHECKPOINT_BYTES)
         self._vacuum_tasks = int(self.conn.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0])  # type: ignore[index]
         self.conn.execute("SET max_vacuum_tasks = 0")
         self.applied_migrations = migrate(self.conn)
+        self._main = _ident(str(self.conn.execute("SELECT current_database()").fetchone()[0]))  # type: ignore[index]
+        self.side_path = path + SIDE_SUFFIX
+        self.recovered_from_side = self._open_side()
+        self._checkpointer: threading.Thread | None = None
+        self._spilled: list[pa.Table] = []
+        self._checkpoint_retry_at = 0.0
         self._recent_ids: dict[str, None] = {}
         self._load_recent_ids()
         self.queue_limit = queue_events
         self.batch_limit = batch_events
         self.linger = linger_ms / 1000
         self.on_commit: list[Callable[[duckdb.DuckDBPyConnection, pa.Table], None]] = []
+        # Called in the writer thread after IDLE_CHECKPOINT_SECONDS with nothing to write.
+        self.on_idle: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
+        self.load = 0.0
+        self._last_batch_end = 0.0
         self._cond = threading.Condition()
         self._pending: deque[_Insert | _Job] = deque()
         self._pending_events = 0
         self._closing = False
         self.stats = {"batches": 0, "events": 0, "duplicates": 0, "last_batch_events": 0,
                       "last_commit_seconds": 0.0, "commit_seconds_total": 0.0, "idle_checkpoints": 0,
-                      "commit_buckets": [0] * len(COMMIT_BUCKETS)}
+                      "commit_buckets": [0] * len(COMMIT_BUCKETS), "checkpoints": 0,
+                      "last_checkpoint_seconds": 0.0, "checkpoint_seconds_total": 0.0,
+                      "side_events": 0}
         self._background: set[threading.Thread] = set()
         self._thread = threading.Thread(target=self._run, name="webleads-writer", daemon=True)
         self._thread.start()
+
+    def _open_side(self) -> int:
+        """Attach the side file. Events it still holds (the collector stopped during a checkpoint
+        without closing: a crash, kill -9) go into event_log now, those already there excepted;
+        returns how many. Then the side table is made anew with event_log's columns."""
+        self.conn.execute(f"ATTACH '{_quote(self.side_path)}' AS {_SIDE}")
+        found = self.conn.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = $d AND "
+                                  "table_name = 'event_log'", {"d": _SIDE}).fetchone()
+        recovered = 0
+        if found and found[0]:
+            waiting = self.conn.execute(f"SELECT count(*) FROM {_SIDE}.event_log").fetchone()
+            if waiting and waiting[0]:
+                before = self.conn.execute("SELECT count(*) FROM event_log").fetchone()
+                self.conn.execute(
+                    f"INSERT INTO {self._main}.event_log BY NAME SELECT * FROM {_SIDE}.event_log s "
+                    f"WHERE s.event_id NOT IN (SELECT event_id FROM {self._main}.event_log)")
+                after = self.conn.execute("SELECT count(*) FROM event_log").fetchone()
+                recovered = int(after[0]) - int(before[0])  # type: ignore[index]
+                log.info("%d events committed to %s during a checkpoint moved into the database",
+                         recovered, self.side_path)
+            self.conn.execute(f"DROP TABLE {_SIDE}.event_log")
+        self.conn.execute(f"CREATE TABLE {_SIDE}.event_log AS SELECT * FROM {self._main}.event_log LIMIT 0")
+        self.conn.execute(f"CHECKPOINT {_SIDE}")
+        return recovered
 
     def start_background(self, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> None:
         """Run fn(conn) in a thread of its own, beside the writer (derived tables that may take a
@@ -218,6 +279,10 @@ class Store:
             self._cond.notify()
         return fut.result()
 
+    def settle(self) -> None:
+        """Return once every event acknowledged so far is in event_log (not in the side file)."""
+        self.run_write(_noop)
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for reading from any thread (each thread its own)."""
         return self.conn.cursor()
@@ -264,29 +329,116 @@ class Store:
         while True:
             work = self._take()
             if work is None:
+                self._end_checkpoint()
                 return
             if work is _IDLE:
+                self._end_checkpoint()
                 self._checkpoint_when_idle()
+                self._run_hooks(self.on_idle)
                 continue
             if isinstance(work, _Job):
+                # Jobs (reports' derived tables, imports' checks, purges, backups) see every event
+                # acknowledged so far in event_log: the side file is moved in first.
+                self._end_checkpoint()
                 try:
                     work.future.set_result(work.fn(self.conn))
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller
                     self._rollback_quietly()
                     work.future.set_exception(exc)
                 continue
+            if any(item.dedupe_all_time for item in work):
+                self._end_checkpoint()  # the all-time check reads event_log
+            started = time.monotonic()
             try:
-                results, table = self._insert(work)
+                results, table, to_side = self._insert(work)
             except BaseException as exc:  # noqa: BLE001 - every waiting request learns of it
                 log.exception("writing a batch of %d events failed", sum(len(i.rows) for i in work))
                 self._rollback_quietly()
                 _settle(work, [exc] * len(work))
             else:
                 _settle(work, results)
-                self._after_commit(table)
+                if to_side:
+                    self._spilled.append(table)
+                else:
+                    self._after_commit(table)
+                    self._checkpoint_if_due()
             finally:
                 with self._cond:
                     self._pending_events -= sum(len(i.rows) for i in work)
+                self._note_load(started, time.monotonic())
+
+    @property
+    def busy(self) -> bool:
+        """Whether the writer spends most of its time writing (see BUSY_LOAD)."""
+        return self.load >= BUSY_LOAD
+
+    def _note_load(self, started: float, ended: float) -> None:
+        cycle = ended - self._last_batch_end  # since the end of the batch before
+        self._last_batch_end = ended
+        share = min(1.0, (ended - started) / cycle) if cycle > 0 else 1.0
+        self.load += min(1.0, cycle / LOAD_WINDOW) * (share - self.load)
+
+    # --- checkpoints under traffic (see CHECKPOINT_BYTES) -----------------------------------
+    def _checkpoint_if_due(self) -> None:
+        """After a commit to the database: once its log passes CHECKPOINT_BYTES, checkpoint it in a
+        thread of its own; the next batches go to the side file until it is over."""
+        if self._checkpointer is not None or time.monotonic() < self._checkpoint_retry_at:
+            return
+        try:
+            if os.path.getsize(self.path + ".wal") < CHECKPOINT_BYTES:
+                return
+        except OSError:
+            return
+        self._checkpointer = threading.Thread(target=self._checkpoint_in_background,
+                                              name="webleads-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoint_in_background(self) -> None:
+        started = time.perf_counter()
+        cur = self.conn.cursor()
+        try:
+            self._checkpoint_database(cur)
+        except Exception as exc:  # noqa: BLE001 - ingest goes on; DuckDB's backstop is still there
+            log.warning("checkpoint failed (tried again in %.0f s): %s", CHECKPOINT_RETRY_SECONDS, exc)
+            self._checkpoint_retry_at = time.monotonic() + CHECKPOINT_RETRY_SECONDS
+        else:
+            elapsed = time.perf_counter() - started
+            self.stats["checkpoints"] += 1
+            self.stats["last_checkpoint_seconds"] = elapsed
+            self.stats["checkpoint_seconds_total"] += elapsed
+        finally:
+            cur.close()
+            with self._cond:  # wake the writer to move the side file in, before anything else
+                self._pending.appendleft(_Job(_noop, concurrent.futures.Future()))
+                self._cond.notify()
+
+    def _checkpoint_database(self, cur: duckdb.DuckDBPyConnection) -> None:
+        cur.execute(f"CHECKPOINT {self._main}")
+
+    def _end_checkpoint(self) -> None:
+        """Wait for the checkpoint running in the background, if any, then move the batches the side
+        file took meanwhile into event_log (one transaction) and empty it (another). A crash
+        between the two is mended at the next start (_open_side skips the ids already moved)."""
+        if self._checkpointer is not None:
+            self._checkpointer.join()
+            self._checkpointer = None
+        if not self._spilled:
+            return
+        moved = pa.concat_tables(self._spilled)  # noqa: F841 - read by DuckDB by name
+        try:
+            self.conn.execute(f"INSERT INTO {self._main}.event_log SELECT * FROM moved")
+        except duckdb.Error:  # still in the side file, and in memory: tried again before the next job
+            log.exception("moving %d events from the side file failed", moved.num_rows)
+            self._rollback_quietly()
+            return
+        self._spilled = []
+        try:
+            self.conn.execute(f"DELETE FROM {_SIDE}.event_log")
+            if os.path.getsize(self.side_path + ".wal") >= SIDE_CHECKPOINT_BYTES:
+                self.conn.execute(f"CHECKPOINT {_SIDE}")
+        except (duckdb.Error, OSError) as exc:  # the next start skips what event_log holds already
+            log.debug("emptying the side file: %s", exc)
+        self._after_commit(moved)
 
     def _checkpoint_when_idle(self) -> None:
         """The writer had nothing to do for a while: move the log into the file now, rather than in
@@ -304,12 +456,14 @@ class Store:
             self.stats["idle_checkpoints"] += 1
 
     def _checkpoint_and_merge(self, conn: duckdb.DuckDBPyConnection) -> None:
-        """CHECKPOINT with DuckDB's vacuum, which merges the row groups earlier checkpoints wrote."""
+        """CHECKPOINT with DuckDB's vacuum, which merges the row groups earlier checkpoints wrote;
+        the side file's log too."""
         conn.execute(f"SET max_vacuum_tasks = {self._vacuum_tasks}")
         try:
-            conn.execute("CHECKPOINT")
+            conn.execute(f"CHECKPOINT {self._main}")
         finally:
             conn.execute("SET max_vacuum_tasks = 0")
+        conn.execute(f"CHECKPOINT {_SIDE}")
 
     def compact(self) -> None:
         """Checkpoint now and merge the row groups (after a retention purge: the space of the deleted
@@ -322,7 +476,7 @@ class Store:
         except duckdb.Error:
             pass
 
-    def _insert(self, work: list[_Insert]) -> tuple[list[WriteResult], pa.Table]:
+    def _insert(self, work: list[_Insert]) -> tuple[list[WriteResult], pa.Table, bool]:
         started = time.perf_counter()
         total = sum(len(item.rows) for item in work)
         if any(item.dedupe_all_time for item in work):
@@ -343,12 +497,15 @@ class Store:
                 stored += 1
             results.append(WriteResult(stored, len(item.rows) - stored))
         table = rows_to_arrow(kept)
+        to_side = self._checkpointer is not None
         if kept:
             # One statement in autocommit mode: the INSERT is its own transaction (one WAL sync).
             # DuckDB finds the Arrow table `new_rows` by its name in this frame (a replacement scan):
             # a millisecond cheaper per batch than register/unregister.
             new_rows = table  # noqa: F841 - read by DuckDB
-            self.conn.execute("INSERT INTO event_log SELECT * FROM new_rows")
+            self.conn.execute(f"INSERT INTO {_SIDE if to_side else self._main}.event_log SELECT * FROM new_rows")
+            if to_side:
+                self.stats["side_events"] += len(kept)
         self._remember([row[_ID] for row in kept if not row[_ID].startswith(_SERVER_ID_PREFIX)])
         self.stats["batches"] += 1
         self.stats["events"] += len(kept)
@@ -360,7 +517,7 @@ class Store:
         for i, bound in enumerate(COMMIT_BUCKETS):  # cumulative, as Prometheus reads them
             if elapsed <= bound:
                 buckets[i] += 1
-        return results, table
+        return results, table, to_side and bool(kept)
 
     def _stored_ids(self, ids: list[str]) -> set[str]:
         """The ids among `ids` already in the table, over all time (imports, API events)."""
@@ -387,11 +544,14 @@ class Store:
                 del recent[key]
 
     def _after_commit(self, table: pa.Table) -> None:
-        for hook in self.on_commit:
+        self._run_hooks(self.on_commit, table)
+
+    def _run_hooks(self, hooks: Sequence[Callable[..., None]], *args: Any) -> None:
+        for hook in hooks:
             try:
-                hook(self.conn, table)
+                hook(self.conn, *args)
             except Exception:  # a derived table must never stop ingest; it can be rebuilt
-                log.exception("after-commit hook %r failed", hook)
+                log.exception("hook %r failed", hook)
                 self._rollback_quietly()
 
     # --- shutting down ---------------------------------------------------------------------
@@ -409,6 +569,10 @@ class Store:
         except duckdb.Error:
             log.warning("checkpoint at close failed; the write-ahead log will be replayed at next open")
         self.conn.close()
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _settle(work: list[_Insert], outcomes: Sequence[WriteResult | BaseException]) -> None:

@@ -3,6 +3,7 @@ kept up to date when events arrive late, are imported with old timestamps, or co
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -125,6 +126,47 @@ def test_background_refreshes_keep_step_with_commits_made_meanwhile(lab: Lab, mo
     sessions.prepare(lab.store)
     assert searched == []
     assert lab.query("SELECT count(DISTINCT visitor_id) AS n FROM sessions") == [{"n": 31}]
+
+
+def _visitors_with_sessions(lab: Lab) -> list[str]:
+    return [r["visitor_id"] for r in lab.query("SELECT DISTINCT visitor_id FROM sessions ORDER BY visitor_id")]
+
+
+def test_a_busy_writer_leaves_the_refresh_to_its_idle_moment(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    import webleads.collector.store as store_module
+
+    lab.visit("v1", T0, via="Email").commit()
+    sessions.prepare(lab.store)
+    monkeypatch.setattr(sessions, "REFRESH_EVERY", 0.0)
+    monkeypatch.setattr(sessions, "REFRESH_FACTOR", 0.0)
+    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_SECONDS", 0.5)
+    monkeypatch.setattr(store_module.Store, "busy", property(lambda self: True))
+    lab.visit("v2", T0 + M, via="Organic Search").commit()
+    lab.store.run_write(lambda conn: None)  # past the hook
+    assert lab.store.wait_background(30)
+    assert _visitors_with_sessions(lab) == ["v1"]  # no refresh beside a busy writer
+    deadline = time.monotonic() + 15
+    while _visitors_with_sessions(lab) != ["v1", "v2"] and time.monotonic() < deadline:
+        time.sleep(0.1)  # the writer's idle moment starts it
+    assert _visitors_with_sessions(lab) == ["v1", "v2"]
+
+
+def test_past_the_limit_the_hook_notes_no_more_visitors_and_the_next_report_finds_them(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    import webleads.collector.store as store_module
+
+    lab.visit("v0", T0, via="Email").commit()
+    sessions.prepare(lab.store)
+    monkeypatch.setattr(sessions, "DIRTY_LIMIT", 3)
+    monkeypatch.setattr(store_module.Store, "busy", property(lambda self: True))
+    for i in range(1, 7):
+        lab.visit(f"v{i}", T0 + i * M, via="Organic Search")
+    lab.commit()
+    lab.store.run_write(lambda conn: None)
+    tracker = sessions._tracker(lab.store)
+    assert not tracker.synced and tracker.dirty == set()  # memory stays bounded
+    sessions.prepare(lab.store)
+    assert _visitors_with_sessions(lab) == [f"v{i}" for i in range(7)]
 
 
 def test_changes_made_by_another_process_are_found(tmp_path: Path) -> None:
