@@ -64,6 +64,9 @@ BACKSTOP_THRESHOLD = "1GB"
 SIDE_SUFFIX = ".side"
 _SIDE = "webleads_side"  # the side file's name on the connection
 SIDE_CHECKPOINT_BYTES = 8 << 20  # the side file's own log is checkpointed past this, after a move
+# The batches in the side file are also kept in memory, to be moved in; past this many events (a
+# checkpoint that takes minutes: a stalled disk), the writer waits for the checkpoint instead.
+SIDE_EVENTS_LIMIT = 200_000
 CHECKPOINT_RETRY_SECONDS = 60.0  # after a checkpoint that failed
 IDLE_CHECKPOINT_SECONDS = 5.0
 IDLE_CHECKPOINT_BYTES = 1 << 20
@@ -359,6 +362,8 @@ class Store:
                 _settle(work, results)
                 if to_side:
                     self._spilled.append(table)
+                    if sum(t.num_rows for t in self._spilled) > SIDE_EVENTS_LIMIT:
+                        self._end_checkpoint()
                 else:
                     self._after_commit(table)
                     self._checkpoint_if_due()

@@ -290,6 +290,29 @@ def test_batches_committed_during_a_checkpoint_go_to_the_side_file_then_into_eve
         assert conn.execute("SELECT count(*), count(DISTINCT event_id) FROM event_log").fetchone() == (610, 610)
 
 
+def test_a_checkpoint_that_never_ends_holds_at_most_so_many_events_in_memory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import webleads.collector.store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_BYTES", 64 << 10)
+    monkeypatch.setattr(store_module, "SIDE_EVENTS_LIMIT", 50)
+    started, release = _gate_checkpoints(monkeypatch)
+    store = Store(str(tmp_path / "limit.duckdb"))
+    try:
+        store.write(_events("a", 500))
+        assert started.wait(10)
+        for b in range(3):
+            store.write(_events(f"b{b}", 20))  # acknowledged at once; past 50, the writer stops
+        threading.Timer(0.5, release.set).start()
+        began = time.monotonic()
+        store.write(_events("c", 20))  # waits for the end of the checkpoint
+        assert time.monotonic() - began >= 0.4
+        assert store.query("SELECT count(*) AS n FROM event_log") == [{"n": 580}]
+    finally:
+        release.set()
+        store.close()
+
+
 CRASH_DURING_CHECKPOINT = """
 import os, threading
 from typing import Any
