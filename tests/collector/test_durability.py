@@ -210,20 +210,16 @@ def test_the_writer_knows_when_it_is_busy(tmp_path: Path, monkeypatch: pytest.Mo
     import webleads.collector.store as store_module
 
     monkeypatch.setattr(store_module, "LOAD_WINDOW", 0.1)
-    store = Store(str(tmp_path / "load.duckdb"))
+    store = Store(str(tmp_path / "load.duckdb"), batch_events=20)
     try:
-        def client(k: int) -> None:
-            for b in range(40):
-                store.write(_events(f"c{k}-{b}", 20))
-
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        # 150 batches queued at once: the writer commits them back to back, 20 events each
+        futures = [store.submit(_events(f"c{b}", 20)) for b in range(150)]
+        assert all(f.result().stored == 20 for f in futures)
+        store.settle()  # past the bookkeeping of the last batch
         assert store.busy and store.load > 0.8
         time.sleep(1.0)
         store.write(_events("alone", 1))
+        store.settle()
         assert not store.busy and store.load < 0.2
     finally:
         store.close()
