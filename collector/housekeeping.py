@@ -80,7 +80,7 @@ async def metrics(request: Request) -> Response:
         "# HELP webleads_idle_checkpoints_total Checkpoints the writer made while it had nothing else to do.",
         "# TYPE webleads_idle_checkpoints_total counter",
         f"webleads_idle_checkpoints_total {stats['idle_checkpoints']}",
-        "# HELP webleads_checkpoints_total Checkpoints made in the background once the log passed 16 MB.",
+        "# HELP webleads_checkpoints_total Checkpoints made in the background once the log passed 64 MB.",
         "# TYPE webleads_checkpoints_total counter",
         f"webleads_checkpoints_total {stats['checkpoints']}",
         "# HELP webleads_checkpoint_seconds_total Time spent in those checkpoints (no commit waits for them).",

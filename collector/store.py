@@ -46,22 +46,20 @@ RECENT_IDS_LIMIT = 1_000_000
 # Under load the writer waits up to `linger_ms` for this many events before a commit.
 LINGER_ENOUGH = 1000
 # A checkpoint moves the write-ahead log into the file, and every commit to that file waits for it:
-# 0.13 to 0.18 s for 16 MB of log under load, 0.5 to 1 s for 64 MB. DuckDB makes it inside the commit
+# about 0.3 s for 64 MB of log under load, more on a busy machine. DuckDB makes it inside the commit
 # that finds the log too long, so every request waiting on that commit would wait as long. The store
 # checkpoints itself instead, in a thread of its own, once the log passes CHECKPOINT_BYTES; meanwhile
 # the writer commits the batches to the side file (SIDE_SUFFIX), which that checkpoint does not
-# hold, and moves them into the database when it is over (14 to 25 ms for 400 to 1,000 events).
+# hold, and moves them into the database when it is over (40 to 60 ms for 2,000 events under load).
 # DuckDB's own threshold stays as a backstop (BACKSTOP_THRESHOLD), far above ours.
-# 16 MB (DuckDB's default, about 38,000 events) rather than 64 MB: the move, which the writer makes
-# between two batches, is shorter (36 to 61 ms at 64 MB), and so is the burst of CPU the checkpoint
-# takes from ingest (half-peak p99 in A/B runs: 47.1 to 54.4 ms, against 46.9 to 91.4 ms at 64 MB).
+# 64 MB (about 150,000 events) rather than DuckDB's 16 MB: fewer, fuller row groups.
 # What made checkpoints long is their vacuum: DuckDB merges the row groups that earlier checkpoints
 # wrote, and the work grows with the table (bench/checkpoint.py, 40,000 events between checkpoints:
 # 256 ms at 80,000 events, 1,068 ms at 400,000). So checkpoints under traffic do not vacuum
 # (max_vacuum_tasks = 0); row groups are merged at quiet moments: the checkpoint the writer makes
 # after IDLE_CHECKPOINT_SECONDS with nothing to do (when the log holds IDLE_CHECKPOINT_BYTES or more),
 # the one at close, and the one after a retention purge. A batch arriving then waits for it.
-CHECKPOINT_BYTES = 16 << 20
+CHECKPOINT_BYTES = 64 << 20
 BACKSTOP_THRESHOLD = "1GB"
 SIDE_SUFFIX = ".side"
 _SIDE = "webleads_side"  # the side file's name on the connection

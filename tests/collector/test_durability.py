@@ -131,7 +131,7 @@ def test_store_close_commits_everything_queued(tmp_path: Path) -> None:
 
 
 def test_an_idle_writer_moves_the_log_into_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The writer checkpoints when idle (and in the background past 16 MB of log; DuckDB's own,
+    """The writer checkpoints when idle (and in the background past 64 MB of log; DuckDB's own,
     inside a commit, is only a backstop far above)."""
     import webleads.collector.store as store_module
 
