@@ -52,7 +52,9 @@ LINGER_ENOUGH = 1000
 # the writer commits the batches to the side file (SIDE_SUFFIX), which that checkpoint does not
 # hold, and moves them into the database when it is over (40 to 60 ms for 2,000 events under load).
 # DuckDB's own threshold stays as a backstop (BACKSTOP_THRESHOLD), far above ours.
-# 64 MB (about 150,000 events) rather than DuckDB's 16 MB: fewer, fuller row groups.
+# 64 MB (about 150,000 events) rather than DuckDB's 16 MB: fewer, fuller row groups. 16 MB makes the
+# move at the end shorter (14 to 25 ms against 36 to 61 ms), but bench/ingest.py did not show it in
+# p99 at half the peak (four runs at 16 MB: 49.9 to 62.9 ms; five at 64 MB: 40.8 to 58.7 ms).
 # What made checkpoints long is their vacuum: DuckDB merges the row groups that earlier checkpoints
 # wrote, and the work grows with the table (bench/checkpoint.py, 40,000 events between checkpoints:
 # 256 ms at 80,000 events, 1,068 ms at 400,000). So checkpoints under traffic do not vacuum
