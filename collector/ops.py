@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from .store import SIDE_SUFFIX, Store, utcnow
+from .store import SIDE_SUFFIX, Store, quote_literal, utcnow
 
 PURGE_CHUNK = 50_000
 
@@ -84,7 +84,7 @@ def backup(store: Store, dest: str) -> int:
     cur = store.cursor()
     try:
         source = cur.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
-        cur.execute(f"ATTACH '{_quote(str(target))}' AS {alias}")
+        cur.execute(f"ATTACH '{quote_literal(str(target))}' AS {alias}")
         try:
             cur.execute(f"COPY FROM DATABASE {source} TO {alias}")
             count = cur.execute(f"SELECT count(*) FROM {alias}.event_log").fetchone()[0]  # type: ignore[index]
@@ -121,10 +121,6 @@ def restore(backup_file: str, db: str) -> tuple[int, str | None]:
                 companion.rename(kept + suffix)
     shutil.copyfile(source, target)
     return int(count), kept
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
 
 
 # --- doctor ------------------------------------------------------------------------------------

@@ -170,6 +170,7 @@ class Store:
         self.recovered_from_side = self._open_side()
         self._checkpointer: threading.Thread | None = None
         self._spilled: list[pa.Table] = []
+        self._spilled_events = 0
         self._checkpoint_retry_at = 0.0
         self._recent_ids: dict[str, None] = {}
         self._load_recent_ids()
@@ -198,7 +199,7 @@ class Store:
         """Attach the side file. Events it still holds (the collector stopped during a checkpoint
         without closing: a crash, kill -9) go into event_log now, those already there excepted;
         returns how many. Then the side table is made anew with event_log's columns."""
-        self.conn.execute(f"ATTACH '{_quote(self.side_path)}' AS {_SIDE}")
+        self.conn.execute(f"ATTACH '{quote_literal(self.side_path)}' AS {_SIDE}")
         found = self.conn.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = $d AND "
                                   "table_name = 'event_log'", {"d": _SIDE}).fetchone()
         recovered = 0
@@ -364,7 +365,8 @@ class Store:
                 _settle(work, results)
                 if to_side:
                     self._spilled.append(table)
-                    if sum(t.num_rows for t in self._spilled) > SIDE_EVENTS_LIMIT:
+                    self._spilled_events += table.num_rows
+                    if self._spilled_events > SIDE_EVENTS_LIMIT:
                         self._end_checkpoint()
                 else:
                     self._after_commit(table)
@@ -439,6 +441,7 @@ class Store:
             self._rollback_quietly()
             return
         self._spilled = []
+        self._spilled_events = 0
         try:
             self.conn.execute(f"DELETE FROM {_SIDE}.event_log")
             if os.path.getsize(self.side_path + ".wal") >= SIDE_CHECKPOINT_BYTES:
@@ -578,7 +581,8 @@ class Store:
         self.conn.close()
 
 
-def _quote(text: str) -> str:
+def quote_literal(text: str) -> str:
+    """Text for inside a single-quoted SQL literal (ATTACH takes no parameters)."""
     return text.replace("'", "''")
 
 
