@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from . import ops
 from .registry import check_token
-from .store import COMMIT_BUCKETS, SIDE_SUFFIX
+from .store import COMMIT_BUCKETS
 
 log = logging.getLogger("webleads.collector")
 
@@ -46,10 +46,10 @@ async def metrics(request: Request) -> Response:
                                  status_code=401)
     stats = c.store.stats
     db = Path(c.store.path)
-    size = sum(p.stat().st_size for p in (Path(str(db) + suffix) for suffix in
-                                           ("", ".wal", SIDE_SUFFIX, SIDE_SUFFIX + ".wal")) if p.exists())
+    files = [Path(str(db) + suffix) for suffix in ("", ".wal")] + c.store.journal.segments()
+    size = sum(p.stat().st_size for p in files if p.exists())
     lines = [
-        "# HELP webleads_events_accepted_total Events committed to the database.",
+        "# HELP webleads_events_accepted_total Events committed (to the journal, then the database).",
         "# TYPE webleads_events_accepted_total counter",
         f"webleads_events_accepted_total {stats['events']}",
         "# HELP webleads_events_duplicate_total Events acknowledged but not stored again (known event id).",
@@ -64,13 +64,13 @@ async def metrics(request: Request) -> Response:
         "# HELP webleads_queue_depth Events waiting for the writer.",
         "# TYPE webleads_queue_depth gauge",
         f"webleads_queue_depth {c.store.queue_depth}",
-        "# HELP webleads_commit_batches_total Transactions written by the writer (group commits).",
+        "# HELP webleads_commit_batches_total Batches the writer committed to the journal (group commits).",
         "# TYPE webleads_commit_batches_total counter",
         f"webleads_commit_batches_total {stats['batches']}",
         "# HELP webleads_commit_seconds_total Time spent writing batches.",
         "# TYPE webleads_commit_seconds_total counter",
         f"webleads_commit_seconds_total {stats['commit_seconds_total']:.6f}",
-        "# HELP webleads_commit_duration_seconds Time each batch took to write, commit included.",
+        "# HELP webleads_commit_duration_seconds Time each batch took to write to the journal, its sync included.",
         "# TYPE webleads_commit_duration_seconds histogram",
         *[f'webleads_commit_duration_seconds_bucket{{le="{bound}"}} {n}'
           for bound, n in zip(COMMIT_BUCKETS, stats["commit_buckets"], strict=True)],
@@ -86,19 +86,25 @@ async def metrics(request: Request) -> Response:
         "# HELP webleads_checkpoint_seconds_total Time spent in those checkpoints (no commit waits for them).",
         "# TYPE webleads_checkpoint_seconds_total counter",
         f"webleads_checkpoint_seconds_total {stats['checkpoint_seconds_total']:.6f}",
-        "# HELP webleads_side_events_total Events committed to the side file during a checkpoint, then moved.",
-        "# TYPE webleads_side_events_total counter",
-        f"webleads_side_events_total {stats['side_events']}",
+        "# HELP webleads_moves_total Moves of the journal's batches into the database (one transaction each).",
+        "# TYPE webleads_moves_total counter",
+        f"webleads_moves_total {stats['moves']}",
+        "# HELP webleads_move_seconds_total Time spent in those moves (no request waits for them).",
+        "# TYPE webleads_move_seconds_total counter",
+        f"webleads_move_seconds_total {stats['move_seconds_total']:.6f}",
+        "# HELP webleads_journal_events Events acknowledged and not yet moved into the database.",
+        "# TYPE webleads_journal_events gauge",
+        f"webleads_journal_events {c.store.journal_events}",
         "# HELP webleads_writer_load Share of the writer's time spent writing (a 2-second average).",
         "# TYPE webleads_writer_load gauge",
         f"webleads_writer_load {c.store.load:.3f}",
         "# HELP webleads_last_commit_batch_events Events in the last batch written.",
         "# TYPE webleads_last_commit_batch_events gauge",
         f"webleads_last_commit_batch_events {stats['last_batch_events']}",
-        "# HELP webleads_last_commit_seconds Duration of the last batch write.",
+        "# HELP webleads_last_commit_seconds Duration of the last batch write (to the journal).",
         "# TYPE webleads_last_commit_seconds gauge",
         f"webleads_last_commit_seconds {stats['last_commit_seconds']:.6f}",
-        "# HELP webleads_database_bytes Size of the DuckDB file, the side file and their write-ahead logs.",
+        "# HELP webleads_database_bytes Size of the DuckDB file, its write-ahead log and the journal.",
         "# TYPE webleads_database_bytes gauge",
         f"webleads_database_bytes {size}",
     ]

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from .store import SIDE_SUFFIX, Store, quote_literal, utcnow
+from .journal import SUFFIX as JOURNAL_SUFFIX
+from .store import LEGACY_SIDE_SUFFIX, Store, quote_literal, utcnow
 
 PURGE_CHUNK = 50_000
 
@@ -45,6 +46,7 @@ def purge(store: Store, default_months: int, now: datetime | None = None, dry_ru
     so ingest waits at most one chunk. Nothing younger than the cutoff is touched. After deleting,
     the store checkpoints and merges its row groups, so the space of the deleted events is reused."""
     now = now or utcnow()
+    store.settle()  # the events still in the journal count too
     counts: dict[str, int] = {}
     for site, cutoff in sorted(retention_cutoffs(store, default_months, now).items()):
         n = store.query("SELECT count(*) AS n FROM event_log WHERE site = $s AND ts < $t",
@@ -80,7 +82,7 @@ def backup(store: Store, dest: str) -> int:
         raise FileExistsError(f"{target} exists already; give a new file name (backups never overwrite)")
     target.parent.mkdir(parents=True, exist_ok=True)
     alias = f"backup_{os.getpid()}_{int(time.time() * 1000)}"
-    store.settle()  # the events committed to the side file during a checkpoint, into event_log
+    store.settle()  # the events still in the journal, into event_log
     cur = store.cursor()
     try:
         source = cur.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
@@ -108,17 +110,19 @@ def restore(backup_file: str, db: str) -> tuple[int, str | None]:
     with duckdb.connect(str(source), read_only=True) as conn:
         count = conn.execute("SELECT count(*) FROM event_log").fetchone()[0]  # type: ignore[index]
     target = Path(db).resolve()
+    stamp = f"{target}.before-restore-{utcnow():%Y%m%d%H%M%S}"
     kept = None
     if target.exists():
         with duckdb.connect(str(target)):  # fails fast if a collector holds it
             pass
-        kept = f"{target}.before-restore-{utcnow():%Y%m%d%H%M%S}"
+        kept = stamp
         target.rename(kept)
-        # its log, and the side file (events it may still hold belong to the old database)
-        for suffix in (".wal", SIDE_SUFFIX, SIDE_SUFFIX + ".wal"):
-            companion = Path(str(target) + suffix)
-            if companion.exists():
-                companion.rename(kept + suffix)
+    # its log and its journal (events they may still hold belong to the old database), also when
+    # the file itself is gone: the restored one must not take them in at its first start
+    for suffix in (".wal", JOURNAL_SUFFIX, LEGACY_SIDE_SUFFIX, LEGACY_SIDE_SUFFIX + ".wal"):
+        companion = Path(str(target) + suffix)
+        if companion.exists():
+            companion.rename(stamp + suffix)
     shutil.copyfile(source, target)
     return int(count), kept
 

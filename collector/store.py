@@ -1,14 +1,14 @@
-"""The DuckDB store: one connection, one writer thread, a bounded queue, group commit.
+"""The DuckDB store: one connection, a writer thread, a mover thread, a bounded queue, group commit.
 
-Every write goes through the writer thread. Batches of events waiting in the queue are written in
-one transaction (group commit) as an Arrow table; each submitter's future resolves only after
-COMMIT, so a 2xx answer means the event is in the file. Readers use cursors of the same
-connection from any thread.
-
-While the database file checkpoints (in a thread of its own), the writer commits the batches to a
-small side file instead (`<db>.side`, a DuckDB file attached to the same connection), and moves them
-into the database once the checkpoint is over: no request waits for a checkpoint.
-"""
+Every write goes through the writer thread. The batches of events waiting in the queue are
+committed together (group commit) to the journal (collector/journal.py: one file append and its
+sync), and each submitter's future resolves only then: a 2xx answer means the event is on the disk.
+The mover takes what the journal holds into event_log every MOVE_SECONDS, in one DuckDB transaction
+for hundreds of events, and checkpoints the database when its log is long: no request waits for
+DuckDB. Jobs (reports' derived tables, imports' id checks, purges, backups) run in the writer
+thread once the mover has caught up, so they see every event acknowledged so far. Readers use
+cursors of the same connection from any thread; event_log holds the events acknowledged up to
+MOVE_SECONDS ago (settle() for all of them)."""
 
 from __future__ import annotations
 
@@ -24,11 +24,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from .journal import SUFFIX as JOURNAL_SUFFIX
+from .journal import Journal, read_segment
 from .rows import COLUMN_INDEX, COLUMN_NAMES, Overloaded, StoreClosed, WriteResult, utcnow
 
 log = logging.getLogger("webleads.store")
@@ -45,31 +48,32 @@ LIVE_DEDUPE_WINDOW = timedelta(days=2)
 RECENT_IDS_LIMIT = 1_000_000
 # Under load the writer waits up to `linger_ms` for this many events before a commit.
 LINGER_ENOUGH = 1000
-# A checkpoint moves the write-ahead log into the file, and every commit to that file waits for it:
-# about 0.3 s for 64 MB of log under load, more on a busy machine. DuckDB makes it inside the commit
-# that finds the log too long, so every request waiting on that commit would wait as long. The store
-# checkpoints itself instead, in a thread of its own, once the log passes CHECKPOINT_BYTES; meanwhile
-# the writer commits the batches to the side file (SIDE_SUFFIX), which that checkpoint does not
-# hold, and moves them into the database when it is over (40 to 60 ms for 2,000 events under load).
-# DuckDB's own threshold stays as a backstop (BACKSTOP_THRESHOLD), far above ours.
-# 64 MB (about 150,000 events) rather than DuckDB's 16 MB: fewer, fuller row groups. 16 MB makes the
-# move at the end shorter (14 to 25 ms against 36 to 61 ms), but bench/ingest.py did not show it in
-# p99 at half the peak (four runs at 16 MB: 49.9 to 62.9 ms; five at 64 MB: 40.8 to 58.7 ms).
+# The mover takes the journal's batches into event_log at most this long after the first of them
+# was acknowledged, or once MOVE_EVENTS are waiting. A DuckDB commit costs about the same CPU for a
+# few dozen rows as for a thousand (about 5 ms, bench/storage.py), so it pays to take many at once.
+MOVE_SECONDS = 0.2
+MOVE_EVENTS = 10_000
+MOVE_RETRY_SECONDS = 1.0  # after a move that failed (the batches stay in the journal meanwhile)
+# The batches waiting for the mover are also held in memory; past this many events (a checkpoint
+# that takes minutes: a stalled disk), the writer waits for the mover instead.
+JOURNAL_EVENTS_LIMIT = 200_000
+# A checkpoint moves DuckDB's write-ahead log into the file, and every commit to that file waits
+# for it: 0.3 s for 64 MB of log under load, more on a busy machine. The mover checkpoints once the
+# log passes CHECKPOINT_BYTES, after a move; the journal takes the batches meanwhile. DuckDB's own
+# threshold stays as a backstop (BACKSTOP_THRESHOLD), far above ours. 64 MB (about 150,000 events)
+# rather than DuckDB's 16 MB: fewer, fuller row groups.
 # What made checkpoints long is their vacuum: DuckDB merges the row groups that earlier checkpoints
 # wrote, and the work grows with the table (bench/checkpoint.py, 40,000 events between checkpoints:
 # 256 ms at 80,000 events, 1,068 ms at 400,000). So checkpoints under traffic do not vacuum
 # (max_vacuum_tasks = 0); row groups are merged at quiet moments: the checkpoint the writer makes
 # after IDLE_CHECKPOINT_SECONDS with nothing to do (when the log holds IDLE_CHECKPOINT_BYTES or more),
-# the one at close, and the one after a retention purge. A batch arriving then waits for it.
+# the one at close, and the one after a retention purge.
 CHECKPOINT_BYTES = 64 << 20
 BACKSTOP_THRESHOLD = "1GB"
-SIDE_SUFFIX = ".side"
-_SIDE = "webleads_side"  # the side file's name on the connection
-SIDE_CHECKPOINT_BYTES = 8 << 20  # the side file's own log is checkpointed past this, after a move
-# The batches in the side file are also kept in memory, to be moved in; past this many events (a
-# checkpoint that takes minutes: a stalled disk), the writer waits for the checkpoint instead.
-SIDE_EVENTS_LIMIT = 200_000
 CHECKPOINT_RETRY_SECONDS = 60.0  # after a checkpoint that failed
+# An earlier version committed the batches made during a checkpoint to this DuckDB file beside the
+# database; one left by a crash is read at start.
+LEGACY_SIDE_SUFFIX = ".side"
 IDLE_CHECKPOINT_SECONDS = 5.0
 IDLE_CHECKPOINT_BYTES = 1 << 20
 # The writer's load: the share of its time spent writing batches, a moving average over about
@@ -151,10 +155,6 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 class Store:
     def __init__(self, path: str, queue_events: int = 100_000, batch_events: int = 20_000,
                  linger_ms: float = 0.0) -> None:
@@ -165,58 +165,88 @@ class Store:
         self._vacuum_tasks = int(self.conn.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0])  # type: ignore[index]
         self.conn.execute("SET max_vacuum_tasks = 0")
         self.applied_migrations = migrate(self.conn)
-        self._main = _ident(str(self.conn.execute("SELECT current_database()").fetchone()[0]))  # type: ignore[index]
-        self.side_path = path + SIDE_SUFFIX
-        self.recovered_from_side = self._open_side()
-        self._checkpointer: threading.Thread | None = None
-        self._spilled: list[pa.Table] = []
-        self._spilled_events = 0
+        self.journal = Journal(path + JOURNAL_SUFFIX)
+        self.recovered_from_journal = self._recover()
         self._checkpoint_retry_at = 0.0
         self._recent_ids: dict[str, None] = {}
         self._load_recent_ids()
         self.queue_limit = queue_events
         self.batch_limit = batch_events
         self.linger = linger_ms / 1000
+        # Called in the mover thread after each move into event_log, with its cursor and the rows.
         self.on_commit: list[Callable[[duckdb.DuckDBPyConnection, pa.Table], None]] = []
         # Called in the writer thread after IDLE_CHECKPOINT_SECONDS with nothing to write.
         self.on_idle: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
         self.load = 0.0
         self._last_batch_end = 0.0
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # the writer waits on it for work
         self._pending: deque[_Insert | _Job] = deque()
         self._pending_events = 0
         self._closing = False
+        # The journal's side: batches acknowledged and not yet in event_log. The journal file is
+        # written under _journal_lock (taken before _cond's lock), so that a segment sealed by the
+        # mover holds exactly the batches it takes from _waiting.
+        self._journal_lock = threading.Lock()
+        self._moves = threading.Condition(lock)  # the mover and the writer's drains wait on it
+        self._waiting: list[pa.Table] = []
+        self._waiting_since = 0.0
+        self._journal_events = 0  # acknowledged, not yet in event_log
+        self._drains = 0
+        self._moving = False
+        self._move_attempts = 0
+        self._move_failed = False
+        self._mover_stop = False
         self.stats = {"batches": 0, "events": 0, "duplicates": 0, "last_batch_events": 0,
                       "last_commit_seconds": 0.0, "commit_seconds_total": 0.0, "idle_checkpoints": 0,
                       "commit_buckets": [0] * len(COMMIT_BUCKETS), "checkpoints": 0,
                       "last_checkpoint_seconds": 0.0, "checkpoint_seconds_total": 0.0,
-                      "side_events": 0}
+                      "moves": 0, "moved_events": 0, "move_seconds_total": 0.0}
         self._background: set[threading.Thread] = set()
+        self._mover = threading.Thread(target=self._move_loop, name="webleads-mover", daemon=True)
+        self._mover.start()
         self._thread = threading.Thread(target=self._run, name="webleads-writer", daemon=True)
         self._thread.start()
 
-    def _open_side(self) -> int:
-        """Attach the side file. Events it still holds (the collector stopped during a checkpoint
-        without closing: a crash, kill -9) go into event_log now, those already there excepted;
-        returns how many. Then the side table is made anew with event_log's columns."""
-        self.conn.execute(f"ATTACH '{quote_literal(self.side_path)}' AS {_SIDE}")
-        found = self.conn.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = $d AND "
-                                  "table_name = 'event_log'", {"d": _SIDE}).fetchone()
-        recovered = 0
-        if found and found[0]:
-            waiting = self.conn.execute(f"SELECT count(*) FROM {_SIDE}.event_log").fetchone()
-            if waiting and waiting[0]:
-                before = self.conn.execute("SELECT count(*) FROM event_log").fetchone()
-                self.conn.execute(
-                    f"INSERT INTO {self._main}.event_log BY NAME SELECT * FROM {_SIDE}.event_log s "
-                    f"WHERE s.event_id NOT IN (SELECT event_id FROM {self._main}.event_log)")
-                after = self.conn.execute("SELECT count(*) FROM event_log").fetchone()
-                recovered = int(after[0]) - int(before[0])  # type: ignore[index]
-                log.info("%d events committed to %s during a checkpoint moved into the database",
-                         recovered, self.side_path)
-            self.conn.execute(f"DROP TABLE {_SIDE}.event_log")
-        self.conn.execute(f"CREATE TABLE {_SIDE}.event_log AS SELECT * FROM {self._main}.event_log LIMIT 0")
-        self.conn.execute(f"CHECKPOINT {_SIDE}")
+    def _recover(self) -> int:
+        """Move into event_log what the journal still holds (the collector stopped without closing:
+        a crash, kill -9), the events already there excepted; returns how many were missing."""
+        recovered = self._recover_legacy_side_file()
+        segments = self.journal.segments()
+        for segment in segments:
+            batches, torn = read_segment(segment)
+            if torn:
+                log.warning("%s: the last %d bytes were a batch being written when the collector stopped "
+                            "(never acknowledged); skipped", segment, torn)
+            if batches:
+                recovered += self._insert_missing(pa.Table.from_batches(batches))
+        self.journal.discard(segments)
+        if recovered:
+            log.info("%d acknowledged events moved from the journal into the database", recovered)
+        return recovered
+
+    def _insert_missing(self, found: pa.Table) -> int:
+        """Insert the rows of `found` (by column name) whose event id event_log does not hold."""
+        row = self.conn.execute(
+            "INSERT INTO event_log BY NAME SELECT * FROM found f WHERE f.event_id NOT IN "
+            "(SELECT event_id FROM event_log WHERE received_at >= (SELECT min(received_at) FROM found))").fetchone()
+        return int(row[0]) if row else 0
+
+    def _recover_legacy_side_file(self) -> int:
+        side = self.path + LEGACY_SIDE_SUFFIX
+        if not os.path.exists(side):
+            return 0
+        self.conn.execute(f"ATTACH '{quote_literal(side)}' AS webleads_side")
+        try:
+            held = self.conn.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'webleads_side' "
+                                     "AND table_name = 'event_log'").fetchall()[0][0]
+            found = self.conn.sql("SELECT * FROM webleads_side.event_log").to_arrow_table() if held else None
+        finally:
+            self.conn.execute("DETACH webleads_side")
+        recovered = self._insert_missing(found) if found is not None and found.num_rows else 0
+        for name in (side, side + ".wal"):
+            if os.path.exists(name):
+                os.remove(name)
         return recovered
 
     def start_background(self, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> None:
@@ -248,16 +278,21 @@ class Store:
     def queue_depth(self) -> int:
         return self._pending_events
 
+    @property
+    def journal_events(self) -> int:
+        """Events acknowledged and not yet moved into event_log."""
+        return self._journal_events
+
     def submit(self, rows: Sequence[tuple[Any, ...]], dedupe_all_time: bool = False
                ) -> concurrent.futures.Future[WriteResult]:
-        """Queue rows (tuples in EVENT_COLUMNS order); the future resolves after COMMIT."""
+        """Queue rows (tuples in EVENT_COLUMNS order); the future resolves once they are durable."""
         fut: concurrent.futures.Future[WriteResult] = concurrent.futures.Future()
         self._enqueue(_Insert(rows, dedupe_all_time, fut))
         return fut
 
     def submit_async(self, rows: Sequence[tuple[Any, ...]]) -> asyncio.Future[WriteResult]:
-        """Queue rows from the event loop; the asyncio future resolves after COMMIT. The writer wakes
-        the loop once per batch, not once per request."""
+        """Queue rows from the event loop; the asyncio future resolves once they are durable. The
+        writer wakes the loop once per batch, not once per request."""
         fut: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
         self._enqueue(_Insert(rows, False, fut))
         return fut
@@ -276,7 +311,8 @@ class Store:
         return self.submit(rows, dedupe_all_time).result()
 
     def run_write(self, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
-        """Run fn(conn) in the writer thread, in order with the event batches; returns its result."""
+        """Run fn(conn) in the writer thread, in order with the event batches, once every batch
+        before it is in event_log; returns its result."""
         fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._cond:
             if self._closing:
@@ -286,7 +322,7 @@ class Store:
         return fut.result()
 
     def settle(self) -> None:
-        """Return once every event acknowledged so far is in event_log (not in the side file)."""
+        """Return once every event acknowledged so far is in event_log."""
         self.run_write(_noop)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -312,9 +348,8 @@ class Store:
                 return None
             if isinstance(self._pending[0], _Job):
                 return self._pending.popleft()  # type: ignore[return-value]
-            # Under concurrent load (the last batch held several requests), wait a moment for more:
-            # DuckDB spends about the same CPU on a commit of 5 rows as of 500, so larger batches are
-            # what keeps up with many clients. A lone request is written at once.
+            # Under concurrent load (the last batch held several requests), wait a moment for more.
+            # A lone request is written at once.
             if self.linger and self.stats["last_batch_events"] > 1:
                 deadline = time.monotonic() + self.linger
                 while (self._pending_events < LINGER_ENOUGH and not self._closing
@@ -332,45 +367,49 @@ class Store:
             return batch
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            with self._cond:
+                self._mover_stop = True
+                self._moves.notify_all()
+
+    def _serve(self) -> None:
         while True:
             work = self._take()
             if work is None:
-                self._end_checkpoint()
+                self._drain()
                 return
             if work is _IDLE:
-                self._end_checkpoint()
+                self._drain()
                 self._checkpoint_when_idle()
-                self._run_hooks(self.on_idle)
+                self._run_hooks(self.on_idle, self.conn)
                 continue
             if isinstance(work, _Job):
                 # Jobs (reports' derived tables, imports' checks, purges, backups) see every event
-                # acknowledged so far in event_log: the side file is moved in first.
-                self._end_checkpoint()
+                # acknowledged so far in event_log: the mover catches up first.
+                self._drain()
                 try:
                     work.future.set_result(work.fn(self.conn))
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                    self._rollback_quietly()
+                    self._rollback_quietly(self.conn)
                     work.future.set_exception(exc)
                 continue
-            if any(item.dedupe_all_time for item in work):
-                self._end_checkpoint()  # the all-time check reads event_log
+            not_live = any(item.dedupe_all_time for item in work)
+            if not_live:
+                self._drain()  # the all-time check reads event_log
             started = time.monotonic()
             try:
-                results, table, to_side = self._insert(work)
+                results = self._insert(work)
+                if not_live:  # imports and API events are answered once in event_log: read at once
+                    self._drain()
             except BaseException as exc:  # noqa: BLE001 - every waiting request learns of it
                 log.exception("writing a batch of %d events failed", sum(len(i.rows) for i in work))
-                self._rollback_quietly()
                 _settle(work, [exc] * len(work))
             else:
                 _settle(work, results)
-                if to_side:
-                    self._spilled.append(table)
-                    self._spilled_events += table.num_rows
-                    if self._spilled_events > SIDE_EVENTS_LIMIT:
-                        self._end_checkpoint()
-                else:
-                    self._after_commit(table)
-                    self._checkpoint_if_due()
+                if self._journal_events > JOURNAL_EVENTS_LIMIT:
+                    self._drain()
             finally:
                 with self._cond:
                     self._pending_events -= sum(len(i.rows) for i in work)
@@ -387,24 +426,111 @@ class Store:
         share = min(1.0, (ended - started) / cycle) if cycle > 0 else 1.0
         self.load += min(1.0, cycle / LOAD_WINDOW) * (share - self.load)
 
+    def _drain(self) -> None:
+        """Wait until the mover has taken every batch journaled so far into event_log (and is idle),
+        or until a move tried since failed (the batches stay in the journal)."""
+        with self._moves:
+            if not self._journal_events and not self._moving:
+                return
+            attempts = self._move_attempts
+            self._drains += 1
+            self._moves.notify_all()
+            try:
+                while self._journal_events or self._moving:
+                    if self._move_failed and self._move_attempts > attempts and not self._moving:
+                        return
+                    self._moves.wait()
+            finally:
+                self._drains -= 1
+
+    # --- the mover thread ------------------------------------------------------------------
+    def _move_loop(self) -> None:
+        cur = self.conn.cursor()
+        segments: list[Path] = []  # sealed, their batches not yet in event_log
+        tables: list[pa.Table] = []
+        retry_at = 0.0
+        try:
+            while True:
+                with self._moves:
+                    while True:
+                        now = time.monotonic()
+                        timeout: float | None = None
+                        if self._waiting or tables:
+                            if tables and now < retry_at:  # the last move failed
+                                if self._mover_stop:
+                                    return  # the journal keeps them for the next start
+                                timeout = retry_at - now
+                            elif (self._drains or self._mover_stop or not self._waiting
+                                  or self._journal_events >= MOVE_EVENTS):
+                                break
+                            else:
+                                timeout = self._waiting_since + MOVE_SECONDS - now
+                                if timeout <= 0:
+                                    break
+                        elif self._mover_stop:
+                            return
+                        self._moves.wait(timeout)
+                    self._moving = True
+                with self._journal_lock:
+                    sealed = self.journal.seal()
+                    with self._moves:
+                        tables += self._waiting
+                        self._waiting = []
+                if sealed is not None:
+                    segments.append(sealed)
+                moved = self._move(cur, tables)
+                if moved is None:
+                    retry_at = time.monotonic() + MOVE_RETRY_SECONDS
+                else:
+                    with self._moves:
+                        self._journal_events -= moved.num_rows
+                    try:
+                        self.journal.discard(segments)
+                    except OSError as exc:  # the next start skips the events event_log holds
+                        log.warning("deleting moved journal segments: %s", exc)
+                    segments, tables = [], []
+                    self._run_hooks(self.on_commit, cur, moved)
+                    self._checkpoint_if_due(cur)
+                with self._moves:
+                    self._move_failed = moved is None
+                    self._move_attempts += 1
+                    self._moving = False
+                    self._moves.notify_all()
+        finally:
+            cur.close()
+
+    def _move(self, cur: duckdb.DuckDBPyConnection, tables: list[pa.Table]) -> pa.Table | None:
+        """One transaction: the batches into event_log. None if it failed (they stay journaled)."""
+        started = time.perf_counter()
+        moved = pa.concat_tables(tables)
+        try:
+            self._insert_moved(cur, moved)
+        except Exception:  # noqa: BLE001 - the mover goes on; the batches are kept
+            log.exception("moving %d events from the journal into the database failed (tried again in %.0f s)",
+                          moved.num_rows, MOVE_RETRY_SECONDS)
+            self._rollback_quietly(cur)
+            return None
+        self.stats["moves"] += 1
+        self.stats["moved_events"] += moved.num_rows
+        self.stats["move_seconds_total"] += time.perf_counter() - started
+        return moved
+
+    @staticmethod
+    def _insert_moved(cur: duckdb.DuckDBPyConnection, moved: pa.Table) -> None:
+        cur.execute("INSERT INTO event_log SELECT * FROM moved")  # the Arrow table, found by its name
+
     # --- checkpoints under traffic (see CHECKPOINT_BYTES) -----------------------------------
-    def _checkpoint_if_due(self) -> None:
-        """After a commit to the database: once its log passes CHECKPOINT_BYTES, checkpoint it in a
-        thread of its own; the next batches go to the side file until it is over."""
-        if self._checkpointer is not None or time.monotonic() < self._checkpoint_retry_at:
+    def _checkpoint_if_due(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """After a move: once the database's log passes CHECKPOINT_BYTES, checkpoint it, without the
+        vacuum. The journal takes the batches meanwhile; jobs wait for it."""
+        if time.monotonic() < self._checkpoint_retry_at:
             return
         try:
             if os.path.getsize(self.path + ".wal") < CHECKPOINT_BYTES:
                 return
         except OSError:
             return
-        self._checkpointer = threading.Thread(target=self._checkpoint_in_background,
-                                              name="webleads-checkpoint", daemon=True)
-        self._checkpointer.start()
-
-    def _checkpoint_in_background(self) -> None:
         started = time.perf_counter()
-        cur = self.conn.cursor()
         try:
             self._checkpoint_database(cur)
         except Exception as exc:  # noqa: BLE001 - ingest goes on; DuckDB's backstop is still there
@@ -415,44 +541,13 @@ class Store:
             self.stats["checkpoints"] += 1
             self.stats["last_checkpoint_seconds"] = elapsed
             self.stats["checkpoint_seconds_total"] += elapsed
-        finally:
-            cur.close()
-            with self._cond:  # wake the writer to move the side file in, before anything else
-                self._pending.appendleft(_Job(_noop, concurrent.futures.Future()))
-                self._cond.notify()
 
     def _checkpoint_database(self, cur: duckdb.DuckDBPyConnection) -> None:
-        cur.execute(f"CHECKPOINT {self._main}")
-
-    def _end_checkpoint(self) -> None:
-        """Wait for the checkpoint running in the background, if any, then move the batches the side
-        file took meanwhile into event_log (one transaction) and empty it (another). A crash
-        between the two is mended at the next start (_open_side skips the ids already moved)."""
-        if self._checkpointer is not None:
-            self._checkpointer.join()
-            self._checkpointer = None
-        if not self._spilled:
-            return
-        moved = pa.concat_tables(self._spilled)  # noqa: F841 - read by DuckDB by name
-        try:
-            self.conn.execute(f"INSERT INTO {self._main}.event_log SELECT * FROM moved")
-        except duckdb.Error:  # still in the side file, and in memory: tried again before the next job
-            log.exception("moving %d events from the side file failed", moved.num_rows)
-            self._rollback_quietly()
-            return
-        self._spilled = []
-        self._spilled_events = 0
-        try:
-            self.conn.execute(f"DELETE FROM {_SIDE}.event_log")
-            if os.path.getsize(self.side_path + ".wal") >= SIDE_CHECKPOINT_BYTES:
-                self.conn.execute(f"CHECKPOINT {_SIDE}")
-        except (duckdb.Error, OSError) as exc:  # the next start skips what event_log holds already
-            log.debug("emptying the side file: %s", exc)
-        self._after_commit(moved)
+        cur.execute("CHECKPOINT")
 
     def _checkpoint_when_idle(self) -> None:
-        """The writer had nothing to do for a while: move the log into the file now, rather than in
-        the commit of some request later. A batch arriving meanwhile waits for it, as it would."""
+        """The writer had nothing to do for a while: move the log into the file now, with the vacuum,
+        rather than under traffic later. A batch arriving meanwhile waits for it."""
         try:
             if os.path.getsize(self.path + ".wal") < IDLE_CHECKPOINT_BYTES:
                 return
@@ -466,27 +561,27 @@ class Store:
             self.stats["idle_checkpoints"] += 1
 
     def _checkpoint_and_merge(self, conn: duckdb.DuckDBPyConnection) -> None:
-        """CHECKPOINT with DuckDB's vacuum, which merges the row groups earlier checkpoints wrote;
-        the side file's log too."""
+        """CHECKPOINT with DuckDB's vacuum, which merges the row groups earlier checkpoints wrote."""
         conn.execute(f"SET max_vacuum_tasks = {self._vacuum_tasks}")
         try:
-            conn.execute(f"CHECKPOINT {self._main}")
+            conn.execute("CHECKPOINT")
         finally:
             conn.execute("SET max_vacuum_tasks = 0")
-        conn.execute(f"CHECKPOINT {_SIDE}")
 
     def compact(self) -> None:
         """Checkpoint now and merge the row groups (after a retention purge: the space of the deleted
         events is reused). In the writer thread, in order with the batches: they wait for it."""
         self.run_write(self._checkpoint_and_merge)
 
-    def _rollback_quietly(self) -> None:
+    @staticmethod
+    def _rollback_quietly(conn: duckdb.DuckDBPyConnection) -> None:
         try:
-            self.conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
         except duckdb.Error:
             pass
 
-    def _insert(self, work: list[_Insert]) -> tuple[list[WriteResult], pa.Table, bool]:
+    def _insert(self, work: list[_Insert]) -> list[WriteResult]:
+        """Journal the batch's new events (one append, one sync) and hand them to the mover."""
         started = time.perf_counter()
         total = sum(len(item.rows) for item in work)
         if any(item.dedupe_all_time for item in work):
@@ -506,16 +601,19 @@ class Store:
                 kept.append(row)
                 stored += 1
             results.append(WriteResult(stored, len(item.rows) - stored))
-        table = rows_to_arrow(kept)
-        to_side = self._checkpointer is not None
         if kept:
-            # One statement in autocommit mode: the INSERT is its own transaction (one WAL sync).
-            # DuckDB finds the Arrow table `new_rows` by its name in this frame (a replacement scan):
-            # a millisecond cheaper per batch than register/unregister.
-            new_rows = table  # noqa: F841 - read by DuckDB
-            self.conn.execute(f"INSERT INTO {_SIDE if to_side else self._main}.event_log SELECT * FROM new_rows")
-            if to_side:
-                self.stats["side_events"] += len(kept)
+            table = rows_to_arrow(kept)
+            with self._journal_lock:
+                for batch in table.to_batches():
+                    self.journal.append(batch)
+                with self._moves:
+                    if not self._waiting:
+                        self._waiting_since = time.monotonic()
+                        self._moves.notify_all()
+                    self._waiting.append(table)
+                    self._journal_events += table.num_rows
+                    if self._journal_events >= MOVE_EVENTS:
+                        self._moves.notify_all()
         self._remember([row[_ID] for row in kept if not row[_ID].startswith(_SERVER_ID_PREFIX)])
         self.stats["batches"] += 1
         self.stats["events"] += len(kept)
@@ -527,7 +625,7 @@ class Store:
         for i, bound in enumerate(COMMIT_BUCKETS):  # cumulative, as Prometheus reads them
             if elapsed <= bound:
                 buckets[i] += 1
-        return results, table, to_side and bool(kept)
+        return results
 
     def _stored_ids(self, ids: list[str]) -> set[str]:
         """The ids among `ids` already in the table, over all time (imports, API events)."""
@@ -553,27 +651,28 @@ class Store:
             for key in list(itertools.islice(recent, overflow)):
                 del recent[key]
 
-    def _after_commit(self, table: pa.Table) -> None:
-        self._run_hooks(self.on_commit, table)
-
-    def _run_hooks(self, hooks: Sequence[Callable[..., None]], *args: Any) -> None:
+    def _run_hooks(self, hooks: Sequence[Callable[..., None]], conn: duckdb.DuckDBPyConnection,
+                   *args: Any) -> None:
         for hook in hooks:
             try:
-                hook(self.conn, *args)
+                hook(conn, *args)
             except Exception:  # a derived table must never stop ingest; it can be rebuilt
                 log.exception("hook %r failed", hook)
-                self._rollback_quietly()
+                self._rollback_quietly(conn)
 
     # --- shutting down ---------------------------------------------------------------------
     def close(self) -> None:
-        """Drain the queue (every queued event is committed), then checkpoint and close."""
+        """Drain the queue (every queued event is journaled, then moved into event_log), then
+        checkpoint and close."""
         with self._cond:
             if self._closing:
                 return
             self._closing = True
             self._cond.notify_all()
         self._thread.join()
+        self._mover.join()
         self.wait_background()
+        self.journal.close()
         try:
             self._checkpoint_and_merge(self.conn)
         except duckdb.Error:

@@ -11,8 +11,9 @@ import duckdb
 import httpx
 
 from webleads.collector import ops
+from webleads.collector.journal import Journal
 from webleads.collector.registry import Registry
-from webleads.collector.store import EVENT_COLUMNS, Store
+from webleads.collector.store import EVENT_COLUMNS, Store, rows_to_arrow
 
 from conftest import ORIGIN, Server, webleads
 from test_durability import pixel_load, run_async
@@ -85,18 +86,18 @@ def test_backup_while_pixels_arrive_then_restore(server: Server, tmp_path: Path)
     with duckdb.connect(str(server.db), read_only=True) as conn:
         final = {n for (n,) in conn.execute("SELECT name FROM event_log").fetchall()}
     assert names <= final  # the backup is a consistent prefix of what the collector stored
-    # Restored in place of a database whose side file still holds events (left by a crash during a
-    # checkpoint): they belong to the old database and go aside with it.
-    side = Path(str(server.db) + ".side")
-    with duckdb.connect(str(side)) as conn:
-        conn.execute("CREATE OR REPLACE TABLE event_log AS SELECT * FROM (SELECT 1 AS stale)")
+    # Restored in place of a database whose journal still holds events (left by a crash): they
+    # belong to the old database and go aside with it.
+    stale = Journal(str(server.db) + ".journal")
+    stale.append(rows_to_arrow([row("stale", datetime(2026, 11, 1))]).to_batches()[0])
+    stale.seal()
     out = webleads("restore", str(backup_file), db=server.db).stdout
-    assert not side.exists()
+    assert not Path(str(server.db) + ".journal").exists()
     kept = [p.name for p in tmp_path.iterdir() if ".before-restore-" in p.name]
-    assert any(name.endswith(".side") for name in kept), kept
+    assert any(name.endswith(".journal") for name in kept), kept
     store = Store(str(server.db))
     try:
-        assert store.recovered_from_side == 0
+        assert store.recovered_from_journal == 0
         assert store.query("SELECT count(*) AS n FROM event_log") == [{"n": backed_up}]
     finally:
         store.close()
