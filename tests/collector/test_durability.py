@@ -388,20 +388,21 @@ def test_events_left_in_the_journal_by_a_crash_are_moved_in_at_the_next_start(tm
     import sys
 
     from webleads.collector.journal import read_segment
+    from webleads.collector.store import rows_to_arrow
 
     db = tmp_path / "crash.duckdb"
     script = CRASH_BEFORE_A_MOVE.format(events=inspect.getsource(_events), db=str(db))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 9, out.stderr
     assert out.stdout.strip() == "120"
-    segments = sorted(Path(str(db) + ".journal").glob("*.arrows"))
+    segments = sorted(Path(str(db) + ".journal").glob("*.jsonl"))
     assert len(segments) == 1
-    batches, torn = read_segment(segments[0])
-    assert (len(batches), torn) == (6, 0)
+    columns, rows, torn = read_segment(segments[0])
+    assert (len(rows), torn) == (120, 0)
     # as if the crash had come after a move's commit, before the segment's deletion: one batch is
     # in event_log already; and the next batch was being written: a torn record at the end
     with duckdb.connect(str(db)) as conn:
-        first = batches[0]  # noqa: F841 - read by DuckDB by name
+        first = rows_to_arrow([r for r in _events("b0", 20)])  # noqa: F841 - read by DuckDB by name
         conn.execute("INSERT INTO event_log SELECT * FROM first")
     with open(segments[0], "ab") as fh:
         fh.write(b"\x40\x00\x00\x00\x12\x34\x56\x78partial")

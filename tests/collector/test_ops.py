@@ -13,7 +13,8 @@ import httpx
 from webleads.collector import ops
 from webleads.collector.journal import Journal
 from webleads.collector.registry import Registry
-from webleads.collector.store import EVENT_COLUMNS, Store, rows_to_arrow
+from webleads.collector.rows import COLUMN_NAMES
+from webleads.collector.store import EVENT_COLUMNS, Store
 
 from conftest import ORIGIN, Server, webleads
 from test_durability import pixel_load, run_async
@@ -88,8 +89,8 @@ def test_backup_while_pixels_arrive_then_restore(server: Server, tmp_path: Path)
     assert names <= final  # the backup is a consistent prefix of what the collector stored
     # Restored in place of a database whose journal still holds events (left by a crash): they
     # belong to the old database and go aside with it.
-    stale = Journal(str(server.db) + ".journal")
-    stale.append(rows_to_arrow([row("stale", datetime(2026, 11, 1))]).to_batches()[0])
+    stale = Journal(str(server.db) + ".journal", COLUMN_NAMES)
+    stale.append([row("stale", datetime(2026, 11, 1))])
     stale.seal()
     out = webleads("restore", str(backup_file), db=server.db).stdout
     assert not Path(str(server.db) + ".journal").exists()
