@@ -77,9 +77,10 @@ CHECKPOINT_RETRY_SECONDS = 60.0  # after a checkpoint that failed
 LEGACY_SIDE_SUFFIX = ".side"
 IDLE_CHECKPOINT_SECONDS = 5.0
 IDLE_CHECKPOINT_BYTES = 1 << 20
-# The writer's load: the share of its time not spent waiting for work, a moving average over about
-# LOAD_WINDOW seconds. Above BUSY_LOAD it commits back to back, and work that can wait (the refresh
-# of derived tables) waits for a quieter moment rather than share the CPU with ingest.
+# The writer's load: the share of its time spent on event batches (not waiting for work, not running
+# jobs), a moving average over about LOAD_WINDOW seconds. Above BUSY_LOAD it commits back to back,
+# and work that can wait (the refresh of derived tables) waits for a quieter moment rather than
+# share the CPU with ingest.
 LOAD_WINDOW = 2.0
 BUSY_LOAD = 0.5
 # Upper bounds (seconds) of the commit-duration histogram in /metrics: a pause of the writer (a
@@ -179,8 +180,8 @@ class Store:
         # Called in the writer thread after IDLE_CHECKPOINT_SECONDS with nothing to write.
         self.on_idle: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
         self.load = 0.0
-        self._last_batch_end = 0.0
-        self._waited = 0.0  # time the writer waited for work since the last batch
+        self._last_batch_end = time.monotonic()
+        self._off_batches = 0.0  # time spent waiting for work or running jobs since the last batch
         lock = threading.Lock()
         self._cond = threading.Condition(lock)  # the writer waits on it for work
         self._pending: deque[_Insert | _Job] = deque()
@@ -346,7 +347,7 @@ class Store:
             waiting_since = time.monotonic()
             while not self._pending and not self._closing:
                 woken = self._cond.wait(IDLE_CHECKPOINT_SECONDS)
-                self._waited += time.monotonic() - waiting_since
+                self._off_batches += time.monotonic() - waiting_since
                 waiting_since = time.monotonic()
                 if not woken and not self._pending and not self._closing:
                     return _IDLE
@@ -394,12 +395,14 @@ class Store:
             if isinstance(work, _Job):
                 # Jobs (reports' derived tables, imports' checks, purges, backups) see every event
                 # acknowledged so far in event_log: the mover catches up first.
+                began = time.monotonic()
                 self._drain()
                 try:
                     work.future.set_result(work.fn(self.conn))
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller
                     self._rollback_quietly(self.conn)
                     work.future.set_exception(exc)
+                self._off_batches += time.monotonic() - began  # not ingest: the load leaves it out
                 continue
             not_live = any(item.dedupe_all_time for item in work)
             if not_live:
@@ -428,8 +431,8 @@ class Store:
     def _note_load(self, ended: float) -> None:
         cycle = ended - self._last_batch_end  # since the end of the batch before
         self._last_batch_end = ended
-        waited, self._waited = self._waited, 0.0
-        share = max(0.0, min(1.0, 1.0 - waited / cycle)) if cycle > 0 else 1.0
+        off, self._off_batches = self._off_batches, 0.0
+        share = max(0.0, min(1.0, 1.0 - off / cycle)) if cycle > 0 else 1.0
         self.load += min(1.0, cycle / LOAD_WINDOW) * (share - self.load)
 
     def _drain(self) -> None:

@@ -212,11 +212,11 @@ def test_the_writer_knows_when_it_is_busy(tmp_path: Path, monkeypatch: pytest.Mo
     after a quiet spell."""
     import webleads.collector.store as store_module
 
-    monkeypatch.setattr(store_module, "LOAD_WINDOW", 0.1)
+    monkeypatch.setattr(store_module, "LOAD_WINDOW", 0.02)
     store = Store(str(tmp_path / "load.duckdb"), batch_events=20)
     try:
-        # 150 batches queued at once: the writer commits them back to back, 20 events each
-        futures = [store.submit(_events(f"c{b}", 20)) for b in range(150)]
+        # 300 batches queued at once: the writer commits them back to back, 20 events each
+        futures = [store.submit(_events(f"c{b}", 20)) for b in range(300)]
         assert all(f.result().stored == 20 for f in futures)
         store.settle()  # past the bookkeeping of the last batch
         assert store.busy and store.load > 0.8
