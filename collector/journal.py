@@ -31,6 +31,7 @@ SUFFIX = ".journal"
 _HEADER = struct.Struct("<II")  # payload length, CRC-32 of the payload
 _SEGMENT = "{:012d}.jsonl"
 FORMAT = 1
+_datasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
 
 class Journal:
@@ -59,7 +60,7 @@ class Journal:
         assert self._fd is not None
         try:
             _write_record(self._fd, payload)
-            os.fdatasync(self._fd)
+            _datasync(self._fd)
         except BaseException:
             self.seal()
             raise
@@ -70,7 +71,7 @@ class Journal:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         try:
             _write_record(fd, self._header)
-            os.fdatasync(fd)
+            _datasync(fd)
             _sync_directory(self.directory)  # the new file's name, so that a crash keeps it
         except BaseException:
             os.close(fd)
