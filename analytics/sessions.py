@@ -6,23 +6,24 @@ table: it is dropped and rebuilt whenever its version changes (a change to SESSI
 SQL that builds it or to the referrer data), and otherwise maintained per visitor:
 
 - In a process that has used the analytics once, an after-commit hook of the store notes the visitors
-  of each committed batch. Their sessions are recomputed from all their events (so an event that comes
-  late, or is imported with an old timestamp, lands in the right place) before the next report, and
-  also from the hook itself once REFRESH_EVERY seconds have passed, so the `events` view's session_id
-  stays current while the collector runs. While the writer is busy (Store.busy: it commits back to
-  back), that refresh waits for a quieter commit or for the writer's idle moment: it would share
-  the two cores with ingest, and its commit holds the commits of events. Past DIRTY_LIMIT visitors
-  noted, the hook stops noting them and the next report finds them with the aggregate below.
+  of each batch of rows that reaches event_log (the store's mover puts them there). Their sessions
+  are recomputed from all their events (so an event that comes late, or is imported with an old
+  timestamp, lands in the right place) before the next report, and also from the hook itself once
+  REFRESH_EVERY seconds have passed, so the `events` view's session_id stays current while the
+  collector runs. While the writer is busy (Store.busy: it commits back to back), that refresh waits
+  for a quieter moment or for the writer's idle one: it would share the two cores with ingest. Past
+  DIRTY_LIMIT visitors noted, the hook stops noting them and the next report finds them with the
+  aggregate below.
 - When a process starts using a database, it compares a fingerprint of event_log (row count, latest
   arrival) with the one stored at the last refresh. If they differ (another process wrote, the
   collector ran without anyone asking for a report), the visitors whose event count or latest arrival
   differ from their sessions' are found in one aggregate and recomputed. The same happens when the
   row count no longer adds up (the retention purge deleted events).
 
-Everything runs in the store's writer thread (Store.run_write), in order with event batches, except
-the hook's periodic refresh: it begins its transaction in the writer thread, then does the work in
-a background thread on its own connection, so that commits are not held up. Readers keep reading
-the last committed sessions meanwhile.
+Everything runs in the store's writer thread (Store.run_write), in order with event batches and once
+the mover has caught up, except the hook's periodic refresh: it begins its transaction in the mover
+thread, then does the work in a background thread on its own connection, so that the moves are not
+held up. Readers keep reading the last committed sessions meanwhile.
 
 Public functions: prepare(source) before reading (returns nothing; raises nothing on an empty
 database), rebuild(source) to force a full rebuild, open_dataset(path) for Parquet exports.
@@ -152,7 +153,7 @@ def _make_hook(tracker: _Tracker, store: Store) -> Callable[[duckdb.DuckDBPyConn
         if not tracker.synced:  # the next sync compares event_log with the sessions anyway
             return
         # A plain set of the batch's (site, visitor) pairs: a few microseconds for a live batch of
-        # tens of rows, where an Arrow group-by costs about a millisecond of the writer's time.
+        # hundreds of rows, where an Arrow group-by costs about a millisecond of the mover's time.
         tracker.dirty.update(zip(table.column("site").to_pylist(), table.column("visitor_id").to_pylist(),
                                  strict=True))
         if len(tracker.dirty) > DIRTY_LIMIT:
@@ -178,12 +179,13 @@ def _refresh_due(tracker: _Tracker) -> bool:
 
 
 def _refresh_in_background(store: Store, tracker: _Tracker) -> None:
-    """Start a refresh without holding up the next commits (a refresh takes 0.1-0.5 s under load).
+    """Start a refresh without holding up the next moves (a refresh takes 0.1-0.5 s under load).
 
-    Its transaction begins here, in the writer thread between two commits: its snapshot holds
-    exactly the batches whose visitors are taken from the dirty set, so the fingerprint it stores
-    and the hook's row count stay in step. The heavy part runs in a thread of its own, on its own
-    connection; event batches keep being committed meanwhile (DuckDB's MVCC)."""
+    Its transaction begins here, in the mover thread between two moves (the only writes to
+    event_log while jobs wait): its snapshot holds exactly the rows whose visitors are taken from
+    the dirty set, so the fingerprint it stores and the hook's row count stay in step. The heavy part
+    runs in a thread of its own, on its own connection; rows keep being moved in meanwhile (DuckDB's
+    MVCC)."""
     if not tracker.busy.acquire(blocking=False):
         return  # the last one is still running
     try:
