@@ -17,6 +17,7 @@ microseconds; DuckDB then takes the rows a few hundred at a time, in one Arrow t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import zlib
@@ -82,7 +83,8 @@ class Journal:
         """Close the segment being written (the next append starts another); returns its path."""
         if self._fd is None:
             return None
-        os.close(self._fd)
+        with contextlib.suppress(OSError):  # what it holds is synced already
+            os.close(self._fd)
         path, self._fd, self._path = self._path, None, None
         return path
 
