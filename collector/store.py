@@ -66,9 +66,9 @@ JOURNAL_EVENTS_LIMIT = 200_000
 # What made checkpoints long is their vacuum: DuckDB merges the row groups that earlier checkpoints
 # wrote, and the work grows with the table (bench/checkpoint.py, 40,000 events between checkpoints:
 # 256 ms at 80,000 events, 1,068 ms at 400,000). So checkpoints under traffic do not vacuum
-# (max_vacuum_tasks = 0); row groups are merged at quiet moments: the checkpoint the writer makes
-# after IDLE_CHECKPOINT_SECONDS with nothing to do (when the log holds IDLE_CHECKPOINT_BYTES or more),
-# the one at close, and the one after a retention purge.
+# (max_vacuum_tasks = 0); row groups are merged at quiet moments: the checkpoint the mover makes
+# after IDLE_CHECKPOINT_SECONDS with nothing to move (when the log holds IDLE_CHECKPOINT_BYTES or
+# more), the one at close, and the one after a retention purge.
 CHECKPOINT_BYTES = 64 << 20
 BACKSTOP_THRESHOLD = "1GB"
 CHECKPOINT_RETRY_SECONDS = 60.0  # after a checkpoint that failed
@@ -389,7 +389,6 @@ class Store:
                 return
             if work is _IDLE:
                 self._drain()
-                self._checkpoint_when_idle()
                 self._run_hooks(self.on_idle, self.conn)
                 continue
             if isinstance(work, _Job):
@@ -461,6 +460,8 @@ class Store:
         try:
             while True:
                 with self._moves:
+                    idle_since = time.monotonic()
+                    idle = False
                     while True:
                         now = time.monotonic()
                         timeout: float | None = None
@@ -478,8 +479,19 @@ class Store:
                                     break
                         elif self._mover_stop:
                             return
+                        elif now - idle_since >= IDLE_CHECKPOINT_SECONDS:
+                            idle = True
+                            break
+                        else:
+                            timeout = idle_since + IDLE_CHECKPOINT_SECONDS - now
                         self._moves.wait(timeout)
-                    self._moving = True
+                    self._moving = True  # jobs wait for what follows
+                if idle:
+                    self._checkpoint_when_idle(cur)
+                    with self._moves:
+                        self._moving = False
+                        self._moves.notify_all()
+                    continue
                 with self._journal_lock:
                     sealed = self.journal.seal()
                     with self._moves:
@@ -557,16 +569,17 @@ class Store:
     def _checkpoint_database(self, cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute("CHECKPOINT")
 
-    def _checkpoint_when_idle(self) -> None:
-        """The writer had nothing to do for a while: move the log into the file now, with the vacuum,
-        rather than under traffic later. A batch arriving meanwhile waits for it."""
+    def _checkpoint_when_idle(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """The mover had nothing to do for a while: move the log into the file now, with the vacuum,
+        rather than under traffic later. A batch arriving meanwhile is journaled and acknowledged;
+        jobs wait for it."""
         try:
             if os.path.getsize(self.path + ".wal") < IDLE_CHECKPOINT_BYTES:
                 return
         except OSError:  # no log at all
             return
         try:
-            self._checkpoint_and_merge(self.conn)
+            self._checkpoint_and_merge(cur)
         except duckdb.Error as exc:  # another transaction is open (a report, a refresh): next time
             log.debug("idle checkpoint skipped: %s", exc)
         else:

@@ -133,9 +133,9 @@ def test_store_close_commits_everything_queued(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM event_log").fetchone() == (10_000,)
 
 
-def test_an_idle_writer_moves_the_log_into_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The writer checkpoints when idle (and in the background past 64 MB of log; DuckDB's own,
-    inside a commit, is only a backstop far above)."""
+def test_an_idle_store_moves_the_log_into_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mover checkpoints when idle (and after a move past 64 MB of log; DuckDB's own, inside a
+    commit, is only a backstop far above)."""
     import webleads.collector.store as store_module
 
     monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_SECONDS", 0.2)
@@ -168,10 +168,44 @@ def _row_groups(store: Store) -> int:
     return int(store.query("SELECT count(DISTINCT row_group_id) AS n FROM pragma_storage_info('event_log')")[0]["n"])
 
 
+def test_a_batch_arriving_during_the_idle_checkpoint_is_acknowledged_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The merge at a quiet moment can take a second or two after a busy spell: the mover makes it,
+    and the writer keeps answering from the journal meanwhile; a report waits for it."""
+    import webleads.collector.store as store_module
+
+    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_SECONDS", 0.2)
+    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_BYTES", 1)
+    started, release = threading.Event(), threading.Event()
+    real = Store._checkpoint_and_merge
+
+    def held(self: Store, conn: duckdb.DuckDBPyConnection) -> None:
+        started.set()
+        assert release.wait(30)
+        real(self, conn)
+
+    monkeypatch.setattr(Store, "_checkpoint_and_merge", held)
+    store = Store(str(tmp_path / "quiet.duckdb"))
+    try:
+        store.write(_events("a", 100))
+        assert started.wait(10), "no checkpoint at the quiet moment"
+        began = time.monotonic()
+        assert store.write(_events("b", 20)).stored == 20
+        assert time.monotonic() - began < 1.0
+        assert store.journal_events == 20
+        threading.Timer(0.3, release.set).start()
+        store.settle()  # waits for the checkpoint, then the move
+        assert store.stats["idle_checkpoints"] == 1
+        assert store.query("SELECT count(*) AS n FROM event_log") == [{"n": 120}]
+    finally:
+        release.set()
+        store.close()
+
+
 def test_checkpoints_under_traffic_leave_the_merging_of_row_groups_to_a_quiet_moment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """DuckDB's vacuum (merging the row groups earlier checkpoints wrote) is what makes a checkpoint
-    long, and it grows with the table: the checkpoints made under traffic skip it, and the writer's
+    long, and it grows with the table: the checkpoints made under traffic skip it, and the mover's
     idle checkpoint does it."""
     import webleads.collector.store as store_module
 
