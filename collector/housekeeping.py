@@ -77,7 +77,7 @@ async def metrics(request: Request) -> Response:
         f'webleads_commit_duration_seconds_bucket{{le="+Inf"}} {stats["batches"]}',
         f"webleads_commit_duration_seconds_sum {stats['commit_seconds_total']:.6f}",
         f"webleads_commit_duration_seconds_count {stats['batches']}",
-        "# HELP webleads_idle_checkpoints_total Checkpoints (with the merge of row groups) the mover made while it had nothing to move.",
+        "# HELP webleads_idle_checkpoints_total Checkpoints with the merge of row groups, made at quiet moments.",
         "# TYPE webleads_idle_checkpoints_total counter",
         f"webleads_idle_checkpoints_total {stats['idle_checkpoints']}",
         "# HELP webleads_checkpoints_total Checkpoints made in the background once the log passed 64 MB.",
