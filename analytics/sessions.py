@@ -11,7 +11,7 @@ SQL that builds it or to the referrer data), and otherwise maintained per visito
   timestamp, lands in the right place) before the next report, and also from the hook itself once
   REFRESH_EVERY seconds have passed, so the `events` view's session_id stays current while the
   collector runs. While the writer is busy (Store.busy: it commits back to back), that refresh waits
-  for a quieter moment or for the writer's idle one: it would share the two cores with ingest. Past
+  for a quieter moment or for the store's idle one: it would share the two cores with ingest. Past
   DIRTY_LIMIT visitors noted, the hook stops noting them and the next report finds them with the
   aggregate below.
 - When a process starts using a database, it compares a fingerprint of event_log (row count, latest

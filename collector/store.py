@@ -177,7 +177,7 @@ class Store:
         self.linger = linger_ms / 1000
         # Called in the mover thread after each move into event_log, with its cursor and the rows.
         self.on_commit: list[Callable[[duckdb.DuckDBPyConnection, pa.Table], None]] = []
-        # Called in the writer thread after IDLE_CHECKPOINT_SECONDS with nothing to write.
+        # Called in the mover thread after IDLE_CHECKPOINT_SECONDS with nothing to move.
         self.on_idle: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
         self.load = 0.0
         self._last_batch_end = time.monotonic()
@@ -387,9 +387,7 @@ class Store:
             if work is None:
                 self._drain()
                 return
-            if work is _IDLE:
-                self._drain()
-                self._run_hooks(self.on_idle, self.conn)
+            if work is _IDLE:  # the mover makes the checkpoint and runs the idle hooks
                 continue
             if isinstance(work, _Job):
                 # Jobs (reports' derived tables, imports' checks, purges, backups) see every event
@@ -487,37 +485,46 @@ class Store:
                         self._moves.wait(timeout)
                     self._moving = True  # jobs wait for what follows
                 if idle:
-                    self._checkpoint_when_idle(cur)
+                    try:
+                        self._checkpoint_when_idle(cur)
+                        self._run_hooks(self.on_idle, cur)
+                    finally:
+                        with self._moves:
+                            self._moving = False
+                            self._moves.notify_all()
+                    continue
+                moved = None
+                try:
+                    with self._journal_lock:
+                        sealed = self.journal.seal()
+                        with self._moves:
+                            for batch in self._waiting:
+                                rows += batch
+                            self._waiting = []
+                    if sealed is not None:
+                        segments.append(sealed)
+                    moved = self._move(cur, rows)
+                    if moved is None:
+                        retry_at = time.monotonic() + MOVE_RETRY_SECONDS
+                    else:
+                        with self._moves:
+                            self._journal_events -= moved.num_rows
+                        try:
+                            self.journal.discard(segments)
+                        except OSError as exc:  # the next start skips the events event_log holds
+                            log.warning("deleting moved journal segments: %s", exc)
+                        segments, rows = [], []
+                        self._run_hooks(self.on_commit, cur, moved)
+                        self._checkpoint_if_due(cur)
+                except Exception:  # noqa: BLE001 - the mover must go on; what it holds stays journaled
+                    log.exception("the mover failed")
+                    retry_at = time.monotonic() + MOVE_RETRY_SECONDS
+                finally:
                     with self._moves:
+                        self._move_failed = moved is None
+                        self._move_attempts += 1
                         self._moving = False
                         self._moves.notify_all()
-                    continue
-                with self._journal_lock:
-                    sealed = self.journal.seal()
-                    with self._moves:
-                        for batch in self._waiting:
-                            rows += batch
-                        self._waiting = []
-                if sealed is not None:
-                    segments.append(sealed)
-                moved = self._move(cur, rows)
-                if moved is None:
-                    retry_at = time.monotonic() + MOVE_RETRY_SECONDS
-                else:
-                    with self._moves:
-                        self._journal_events -= moved.num_rows
-                    try:
-                        self.journal.discard(segments)
-                    except OSError as exc:  # the next start skips the events event_log holds
-                        log.warning("deleting moved journal segments: %s", exc)
-                    segments, rows = [], []
-                    self._run_hooks(self.on_commit, cur, moved)
-                    self._checkpoint_if_due(cur)
-                with self._moves:
-                    self._move_failed = moved is None
-                    self._move_attempts += 1
-                    self._moving = False
-                    self._moves.notify_all()
         finally:
             cur.close()
 
@@ -580,7 +587,7 @@ class Store:
             return
         try:
             self._checkpoint_and_merge(cur)
-        except duckdb.Error as exc:  # another transaction is open (a report, a refresh): next time
+        except Exception as exc:  # noqa: BLE001 - another transaction is open (a report, a refresh): next time
             log.debug("idle checkpoint skipped: %s", exc)
         else:
             self.stats["idle_checkpoints"] += 1
