@@ -108,10 +108,6 @@ class _Job:
     future: concurrent.futures.Future[Any]
 
 
-# What _take returns when the writer has been idle IDLE_CHECKPOINT_SECONDS.
-_IDLE = _Job(lambda conn: None, concurrent.futures.Future())
-
-
 def _noop(conn: duckdb.DuckDBPyConnection) -> None:
     return None
 
@@ -344,13 +340,11 @@ class Store:
     # --- the writer thread -----------------------------------------------------------------
     def _take(self) -> list[_Insert] | _Job | None:
         with self._cond:
-            waiting_since = time.monotonic()
-            while not self._pending and not self._closing:
-                woken = self._cond.wait(IDLE_CHECKPOINT_SECONDS)
-                self._off_batches += time.monotonic() - waiting_since
+            if not self._pending and not self._closing:
                 waiting_since = time.monotonic()
-                if not woken and not self._pending and not self._closing:
-                    return _IDLE
+                while not self._pending and not self._closing:
+                    self._cond.wait()
+                self._off_batches += time.monotonic() - waiting_since
             if not self._pending:
                 return None
             if isinstance(self._pending[0], _Job):
@@ -387,8 +381,6 @@ class Store:
             if work is None:
                 self._drain()
                 return
-            if work is _IDLE:  # the mover makes the checkpoint and runs the idle hooks
-                continue
             if isinstance(work, _Job):
                 # Jobs (reports' derived tables, imports' checks, purges, backups) see every event
                 # acknowledged so far in event_log: the mover catches up first.
