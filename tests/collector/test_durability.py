@@ -176,15 +176,7 @@ def test_a_batch_arriving_during_the_idle_checkpoint_is_acknowledged_at_once(
 
     monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_SECONDS", 0.2)
     monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_BYTES", 1)
-    started, release = threading.Event(), threading.Event()
-    real = Store._checkpoint_and_merge
-
-    def held(self: Store, conn: duckdb.DuckDBPyConnection) -> None:
-        started.set()
-        assert release.wait(30)
-        real(self, conn)
-
-    monkeypatch.setattr(Store, "_checkpoint_and_merge", held)
+    started, release = _gate_checkpoints(monkeypatch, "_checkpoint_and_merge")  # the one with the merge
     store = Store(str(tmp_path / "quiet.duckdb"))
     try:
         store.write(_events("a", 100))
@@ -262,17 +254,19 @@ def test_the_writer_knows_when_it_is_busy(tmp_path: Path, monkeypatch: pytest.Mo
         store.close()
 
 
-def _gate_checkpoints(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
-    """Hold each background checkpoint until `release` is set; `started` is set when one begins."""
+def _gate_checkpoints(monkeypatch: pytest.MonkeyPatch, method: str = "_checkpoint_database"
+                      ) -> tuple[threading.Event, threading.Event]:
+    """Hold each checkpoint the store makes through `method` (by default the mover's, under traffic)
+    until `release` is set; `started` is set when one begins."""
     started, release = threading.Event(), threading.Event()
-    real = Store._checkpoint_database
+    real = getattr(Store, method)
 
     def gated(self: Store, cur: duckdb.DuckDBPyConnection) -> None:
         started.set()
         assert release.wait(30)
         real(self, cur)
 
-    monkeypatch.setattr(Store, "_checkpoint_database", gated)
+    monkeypatch.setattr(Store, method, gated)
     return started, release
 
 
