@@ -33,6 +33,15 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+def _bytes(paths: list[Path]) -> int:
+    """Their total size; a file gone meanwhile (a journal segment just moved in) counts nothing."""
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
+
+
 async def metrics(request: Request) -> Response:
     """Prometheus text format. Open to local clients (a loopback peer with no X-Forwarded-For, so
     requests relayed by a local reverse proxy do not count as local); others need an API token."""
@@ -46,8 +55,7 @@ async def metrics(request: Request) -> Response:
                                  status_code=401)
     stats = c.store.stats
     db = Path(c.store.path)
-    files = [Path(str(db) + suffix) for suffix in ("", ".wal")] + c.store.journal.segments()
-    size = sum(p.stat().st_size for p in files if p.exists())
+    size = _bytes([Path(str(db) + suffix) for suffix in ("", ".wal")] + c.store.journal.segments())
     lines = [
         "# HELP webleads_events_accepted_total Events committed (to the journal, then the database).",
         "# TYPE webleads_events_accepted_total counter",
