@@ -15,6 +15,7 @@ import click
 
 from webleads.cli import Env, db_option
 
+from . import demo as demo_traffic
 from . import formats, reports, sessions, transfer
 
 _REPORT_HELP = ("Days are local to --tz (default Europe/Paris); --to is included. Bots are left out unless "
@@ -193,22 +194,38 @@ def export(env: Env, fmt: str, out: str, site: str | None, from_day: str | None,
 @click.command()
 @click.option("--visitors", type=click.IntRange(1, 2_000_000), default=2000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same day: same events.")
-@click.option("--site", default="ecloserie", show_default=True, help="Registered first if missing.")
+@click.option("--site", default=demo_traffic.SITE, show_default=True,
+              help="The demo's own site, created if missing (never a site registered with `site add`).")
+@click.option("--remove", is_flag=True, help="Delete the demo site and all its events.")
 @db_option
-def demo(env: Env, visitors: int, seed: int, site: str) -> None:
-    """Fill the database with 90 days of realistic traffic for a small training centre (through the
-    real ingest path: validation, enrichment, bot detection), to try the reports."""
+def demo(env: Env, visitors: int, seed: int, site: str, remove: bool) -> None:
+    """Fill a site of its own with 90 days of realistic traffic for a small training centre (through the
+    real ingest path: validation, enrichment, bot detection), to try the reports. Real sites are never
+    touched; `webleads demo --remove` takes it all away."""
     from webleads.collector.batch import ingest_records
     from webleads.collector.registry import RegistryError
 
-    from . import demo as demo_traffic
-
-    if env.registry.get(site) is None:
+    registry = env.registry
+    exists = registry.get(site) is not None
+    if exists and not registry.is_demo(site):
+        raise click.ClickException(f"site {site!r} is a real site (registered with `webleads site add`): the demo "
+                                   f"never writes into one; leave out --site to use the demo's own site "
+                                   f"{demo_traffic.SITE!r}")
+    if remove:
+        if not exists:
+            raise click.ClickException(f"there is no demo site {site!r}: nothing to remove")
+        deleted = registry.remove_site(site, purge_events=True)
+        sessions.prepare(env.store)
+        env.echo(f"Demo site '{site}' removed with its {deleted} event(s).")
+        return
+    if not exists:
         try:
-            env.registry.add_site(site, [demo_traffic.ORIGIN])
+            registry.add_site(site, [demo_traffic.ORIGIN])
         except RegistryError as exc:
             raise click.ClickException(str(exc)) from None
-        env.echo(f"Site '{site}' added for the demo (origin {demo_traffic.ORIGIN}).")
+        registry.mark_demo(site)
+    env.echo(f"Demo traffic goes to the site '{site}', made for it (your own sites are not touched); "
+             f"remove it with: webleads demo --remove")
     started = time.perf_counter()
     records = ((i, {**r, "site": site}) for i, r in enumerate(demo_traffic.generate(visitors, seed), start=1))
     result = ingest_records(env.store, env.registry, records, origin="import",
@@ -216,5 +233,4 @@ def demo(env: Env, visitors: int, seed: int, site: str) -> None:
     sessions.prepare(env.store)
     env.echo(f"Demo traffic for {visitors} visitors: {result.accepted} events stored, {result.duplicates} "
              f"already there, {result.rejected_total} rejected ({time.perf_counter() - started:.1f}s).")
-    env.echo("Try: webleads report attribution --model position_based")
-
+    env.echo(f"Try: webleads report attribution --model position_based --site {site}")

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-SITE = "ecloserie"
+SITE = "demo"  # its own site: demo traffic never mixes with a real one
 ORIGIN = "https://www.ecloserie.fr"
 PAGES = {
     "home": "/", "dev": "/formation-developpeur", "mooc": "/mooc-teletravail", "cowork": "/coworking",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -14,6 +17,7 @@ import duckdb
 from starlette.concurrency import run_in_threadpool
 
 from .enrich import SiteConfig
+from .rows import StoreClosed
 from .store import Store, utcnow
 from .validate import SITE_NAME
 
@@ -88,18 +92,48 @@ class Registry:
         self.reload()
         return self.sites[name]
 
-    def update_site(self, name: str, consent: str | None = None, retention_months: int | None = None) -> SiteConfig:
+    def update_site(self, name: str, consent: str | None = None, retention_months: int | None = None,
+                    origins: list[str] | None = None, add_origins: list[str] | None = None,
+                    remove_origins: list[str] | None = None) -> SiteConfig:
+        """Change a site's settings; `origins` replaces its origins, the other two edit them."""
         if name not in self.sites:
             raise RegistryError(f"no site named {name!r}; add it with: webleads site add {name} --origin https://...")
         current = self.sites[name]
         consent = consent or current.consent
         retention = retention_months if retention_months is not None else current.retention_months
         _check_site_options(consent, retention)
+        kept = {normalise_origin(o) for o in origins} if origins else set(current.origins)
+        kept |= {normalise_origin(o) for o in add_origins or []}
+        for origin in remove_origins or []:
+            clean = normalise_origin(origin)
+            if clean not in kept:
+                raise RegistryError(f"site {name!r} has no origin {clean} (its origins: {', '.join(sorted(kept))})")
+            kept.discard(clean)
+        if not kept:
+            raise RegistryError(f"site {name!r} would have no origin left: beacons would all be refused; "
+                                "add one with --add-origin, or remove the site with: webleads site remove " + name)
         self.store.run_write(lambda conn: conn.execute(
-            "UPDATE sites SET consent = $c, retention_months = $r WHERE name = $n",
-            {"c": consent, "r": retention, "n": name}))
+            "UPDATE sites SET consent = $c, retention_months = $r, origins = $o WHERE name = $n",
+            {"c": consent, "r": retention, "o": sorted(kept), "n": name}))
         self.reload()
         return self.sites[name]
+
+    def remove_site(self, name: str, purge_events: bool = False) -> int:
+        """Unregister a site (its beacons are refused from now on); with purge_events, delete its events
+        too, in short transactions. Returns the number of events deleted."""
+        if name not in self.sites:
+            raise RegistryError(f"no site named {name!r} (registered: {', '.join(self.sites) or 'none'})")
+        deleted = delete_site_events(self.store, name) if purge_events else 0
+        self.store.run_write(lambda conn: conn.execute("DELETE FROM sites WHERE name = $n", {"n": name}))
+        self.reload()
+        return deleted
+
+    def is_demo(self, name: str) -> bool:
+        rows = self.store.query("SELECT demo FROM sites WHERE name = $n", {"n": name})
+        return bool(rows and rows[0]["demo"])
+
+    def mark_demo(self, name: str) -> None:
+        self.store.run_write(lambda conn: conn.execute("UPDATE sites SET demo = true WHERE name = $n", {"n": name}))
 
     def get(self, name: str) -> SiteConfig | None:
         return self.sites.get(name)
@@ -154,16 +188,89 @@ def hash_token(token: str) -> str:
 
 def create_token(store: Store, name: str) -> str:
     token = "wl_" + secrets.token_urlsafe(24)
-    store.run_write(lambda conn: conn.execute("INSERT INTO api_tokens VALUES ($h, $n, $t)",
-                                              {"h": hash_token(token), "n": name, "t": utcnow()}))
+    store.run_write(lambda conn: conn.execute(
+        "INSERT INTO api_tokens (token_hash, name, created_at) VALUES ($h, $n, $t)",
+        {"h": hash_token(token), "n": name, "t": utcnow()}))
     return token
+
+
+# A token's last use is written at most this often (each write goes through the writer thread).
+LAST_USE_EVERY = 600.0
+_last_use_noted: dict[str, float] = {}
 
 
 def check_token(store: Store, token: str | None) -> bool:
     if not token or len(token) > 200:
         return False
-    rows = store.query("SELECT 1 AS ok FROM api_tokens WHERE token_hash = $h", {"h": hash_token(token)})
+    token_hash = hash_token(token)
+    rows = store.query("SELECT 1 AS ok FROM api_tokens WHERE token_hash = $h", {"h": token_hash})
+    if rows:
+        _note_use(store, token_hash)
     return bool(rows)
+
+
+def _note_use(store: Store, token_hash: str) -> None:
+    """Record the token's last use without making the request wait for the writer."""
+    now = time.monotonic()
+    if now - _last_use_noted.get(token_hash, -LAST_USE_EVERY) < LAST_USE_EVERY:
+        return
+    _last_use_noted[token_hash] = now
+
+    def write() -> None:
+        with contextlib.suppress(StoreClosed):
+            store.run_write(lambda conn: conn.execute(
+                "UPDATE api_tokens SET last_used_at = $t WHERE token_hash = $h", {"t": utcnow(), "h": token_hash}))
+
+    threading.Thread(target=write, name="webleads-token-use", daemon=True).start()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str  # the first characters of the token's hash: enough to tell tokens apart, useless to sign in
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+TOKEN_ID_CHARS = 8
+
+
+def list_tokens(store: Store) -> list[TokenInfo]:
+    rows = store.query("SELECT token_hash, name, created_at, last_used_at FROM api_tokens ORDER BY created_at")
+    return [TokenInfo(r["token_hash"][:TOKEN_ID_CHARS], r["name"], r["created_at"], r["last_used_at"]) for r in rows]
+
+
+def revoke_token(store: Store, which: str) -> list[TokenInfo]:
+    """Delete the token whose id (from `token list`) or name is `which`; a name shared by several
+    tokens is refused, so that one mistyped word never revokes more than meant."""
+    tokens = list_tokens(store)
+    matches = [t for t in tokens if t.id == which] or [t for t in tokens if t.name == which]
+    if not matches:
+        raise RegistryError(f"no token with id or name {which!r}; see: webleads token list")
+    if len(matches) > 1:
+        ids = ", ".join(t.id for t in matches)
+        raise RegistryError(f"{len(matches)} tokens are named {which!r}: revoke one by its id ({ids})")
+    prefix = matches[0].id
+    store.run_write(lambda conn: conn.execute("DELETE FROM api_tokens WHERE starts_with(token_hash, $p)",
+                                              {"p": prefix}))
+    return matches
+
+
+def delete_site_events(store: Store, site: str, chunk: int = 50_000) -> int:
+    """Delete every event of a site, in transactions of `chunk` rows so that ingest never waits long."""
+    store.settle()
+    total = 0
+
+    def delete(conn: duckdb.DuckDBPyConnection) -> int:
+        row = conn.execute("DELETE FROM event_log WHERE rowid IN "
+                           "(SELECT rowid FROM event_log WHERE site = $s LIMIT $n)", {"s": site, "n": chunk}).fetchone()
+        return int(row[0]) if row else 0
+
+    while True:
+        deleted = int(store.run_write(delete))
+        total += deleted
+        if deleted < chunk:
+            return total
 
 
 def embed_tag(base_url: str, script_path: str, site: str, consent: str = "optional") -> str:

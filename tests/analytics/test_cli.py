@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -120,7 +121,7 @@ def test_export_parquet_and_report_from_it(demo_db: Path, tmp_path: Path) -> Non
     out = tmp_path / "export"
     assert "events written" in webleads("export", "--format", "parquet", "--out", str(out), db=site_db).stdout
     partitions = sorted(p.relative_to(out).parts[:2] for p in out.rglob("*.parquet"))
-    assert partitions and all(s == "site=ecloserie" and d.startswith("date=") for s, d in partitions)
+    assert partitions and all(s == "site=demo" and d.startswith("date=") for s, d in partitions)
     for args in (("leads",), ("funnel", "--step", "pageview:/*", "--step", "conversion:candidater", "--by", "channel")):
         assert report_csv(site_db, *args) == report_csv(site_db, *args, "--data", str(out)), args
     refused = webleads("export", "--out", str(out), db=site_db, check=False)
@@ -129,7 +130,7 @@ def test_export_parquet_and_report_from_it(demo_db: Path, tmp_path: Path) -> Non
 
 def test_demo_is_deterministic(db_path: Path) -> None:
     first = webleads("demo", "--visitors", "150", "--seed", "7", db=db_path).stdout
-    stored = int(first.split(": ")[1].split(" events stored")[0])
+    stored = int(re.search(r"visitors: (\d+) events stored", first).group(1))  # type: ignore[union-attr]
     assert stored > 500
     again = webleads("demo", "--visitors", "150", "--seed", "7", db=db_path).stdout
     assert f"0 events stored, {stored} already there, 0 rejected" in again

@@ -32,7 +32,7 @@ from conftest import CHROMIUM, CHROMIUM_ARGS, Server, free_port, require_chromiu
 
 DEMO_VISITORS = 1500
 DEMO_SEED = 11
-DEMO_ORIGIN = "https://www.ecloserie.fr"  # the demo's site, `ecloserie`
+DEMO_ORIGIN = "https://www.ecloserie.fr"  # the pages of the demo's own site, `demo`
 XSS_CAMPAIGN = "<img src=x onerror=alert(1)>"
 XSS_SOURCE = "<script>alert(2)</script>"
 HUMAN_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -83,9 +83,9 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
     try:
         landing = (f"{DEMO_ORIGIN}/candidater?utm_source={XSS_SOURCE}&utm_medium=email"
                    f"&utm_campaign={XSS_CAMPAIGN}")
-        _beacon(srv, {"site": "ecloserie", "type": "pageview", "url": landing, "visitor_id": "xss-visitor",
+        _beacon(srv, {"site": "demo", "type": "pageview", "url": landing, "visitor_id": "xss-visitor",
                       "referrer": "https://mail.example.org/"})
-        _beacon(srv, {"site": "ecloserie", "type": "conversion", "name": "candidater", "visitor_id": "xss-visitor",
+        _beacon(srv, {"site": "demo", "type": "conversion", "name": "candidater", "visitor_id": "xss-visitor",
                       "url": f"{DEMO_ORIGIN}/candidater"})
         yield Dash(srv, token, datetime.now(ZoneInfo("Europe/Paris")).date())
     finally:

@@ -34,7 +34,8 @@ def test_dashboard_without_a_session_shows_the_sign_in_form(dash: Dash) -> None:
     response = httpx.get(dash.url + "/dashboard", timeout=30)
     assert response.status_code == 200
     assert 'action="/dashboard/signin"' in response.text and 'name="token"' in response.text
-    assert "Conversions" not in response.text and "ecloserie" not in response.text
+    assert "Conversions" not in response.text and "ecloserie.fr" not in response.text
+    assert 'value="demo"' not in response.text
     assert "set-cookie" not in response.headers
 
 
@@ -43,7 +44,7 @@ def test_pages_without_a_session_show_only_the_sign_in_form(dash: Dash, path: st
     response = httpx.get(dash.url + path, timeout=30)
     assert response.status_code == 401
     assert 'action="/dashboard/signin"' in response.text
-    assert "ecloserie" not in response.text and "candidater" not in response.text
+    assert "ecloserie.fr" not in response.text and "candidater" not in response.text
 
 
 @pytest.mark.parametrize("path", DOWNLOADS)

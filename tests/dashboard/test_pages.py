@@ -69,7 +69,7 @@ def test_pages_in_english(dash: Dash, signed_in: Tab, shot: Callable[..., Any]) 
 
 
 def test_the_period_and_site_follow_from_page_to_page(dash: Dash, signed_in: Tab) -> None:
-    signed_in.open("/dashboard/leads?from=2026-01-01&to=2026-01-31&site=ecloserie&channel=Email")
+    signed_in.open("/dashboard/leads?from=2026-01-01&to=2026-01-31&site=demo&channel=Email")
     with signed_in.page.expect_navigation():
         signed_in.page.click("nav a:has-text('Attribution')")
     assert signed_in.page.locator("input[name=from]").input_value() == "2026-01-01"

@@ -1,0 +1,5 @@
+-- Migration 6: administration. When each API token was last used (updated at most every few minutes,
+-- never the secret), and which sites hold `webleads demo` traffic (so that the demo can be removed
+-- and the dashboard can say so).
+ALTER TABLE api_tokens ADD COLUMN last_used_at TIMESTAMP;
+ALTER TABLE sites ADD COLUMN demo BOOLEAN NOT NULL DEFAULT false;
