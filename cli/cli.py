@@ -130,10 +130,13 @@ def cli() -> None:
 @click.option("--public-url", default=None, help="The collector's address as browsers reach it.")
 @click.option("--workers", type=int, default=None,
               help="Processes answering the public port [1]; 0 runs everything in one process.")
+@click.option("--alert-command", default=None,
+              help="A shell command run when a site goes quiet and when it comes back (README: the alarm).")
+@click.option("--alert-webhook", default=None, help="A URL that gets a JSON POST at the same moments.")
 @click.option("--config", "config_file", default=None, help="A TOML file of settings.")
 def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | None,
           trusted_proxies: tuple[str, ...], public_url: str | None, workers: int | None,
-          config_file: str | None) -> None:
+          alert_command: str | None, alert_webhook: str | None, config_file: str | None) -> None:
     """Run the collector, the report API and the dashboard."""
     import shutil
     import tempfile
@@ -147,7 +150,8 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
     try:
         settings = load_settings({"db": db_path, "host": host, "port": port, "geoip": geoip,
                                   "trusted_proxies": trusted_proxies, "public_url": public_url,
-                                  "workers": workers}, config_file=config_file)
+                                  "workers": workers, "alert_command": alert_command,
+                                  "alert_webhook": alert_webhook}, config_file=config_file)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

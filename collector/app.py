@@ -8,6 +8,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +22,7 @@ from .housekeeping import background
 from .ingest import Collector
 from .registry import embed_tag
 from .settings import Settings
-from .store import Store
+from .store import Store, utcnow
 from .validate import Rejected
 
 log = logging.getLogger("webleads.collector")
@@ -47,10 +48,18 @@ async def healthz(request: Request) -> Response:
         await run_in_threadpool(c.store.query, "SELECT 1 AS ok")
     except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
         return JSONResponse({"status": "error", "reason": f"database: {exc}"}, status_code=503)
-    return JSONResponse({"status": "ok", "queue_depth": c.store.queue_depth,
-                         "events_committed": c.store.stats["events"],
-                         "sites": len(c.registry.sites), "geoip": c.geo.reader is not None},
-                        headers=NO_STORE)
+    answer: dict[str, Any] = {"status": "ok", "queue_depth": c.store.queue_depth,
+                              "events_committed": c.store.stats["events"],
+                              "sites": len(c.registry.sites), "geoip": c.geo.reader is not None}
+    watch = getattr(c, "quiet", None)
+    if watch is not None and watch.checked_at is not None:  # from the last check (collector/quiet.py)
+        now = utcnow()
+        answer["last_events"] = {a.site: a.last_event.isoformat() + "Z" if a.last_event else None
+                                 for a in watch.latest}
+        answer["warnings"] = [a.describe(now) for a in watch.latest if a.quiet]
+        if answer["warnings"] and request.query_params.get("strict"):
+            return JSONResponse({**answer, "status": "quiet"}, status_code=503, headers=NO_STORE)
+    return JSONResponse(answer, headers=NO_STORE)
 
 
 async def home(request: Request) -> Response:

@@ -14,6 +14,7 @@ import click
 from . import ops
 from .enrich import Geo
 from .privacy import NoticeFacts, geo_precision, notice
+from .quiet import activity
 from .remote import read_serve_file
 from .settings import SettingsError, load_settings
 from .store import utcnow
@@ -171,8 +172,17 @@ def _checks(env: Any, offline: bool) -> list[ops.Check]:
     if not store.query("SELECT 1 AS x FROM api_tokens LIMIT 1"):
         checks.append(ops.Check(False, "no API token: the dashboard and the API cannot be opened",
                                 "webleads token create", warning=True))
-    # 5. clock
+    # 5. is every site still sending events? (collector/quiet.py)
     now = utcnow()
+    for site in activity(store, now, timedelta(hours=settings.quiet_hours_min)):
+        if site.quiet:
+            checks.append(ops.Check(False, site.describe(now), "open a page of the site and look for the tag "
+                                    "(view the page source: data-site=...); see the README, the quiet-site alarm",
+                                    warning=True))
+        else:
+            checks.append(ops.Check(site.last_event is not None, site.describe(now),
+                                    "paste the tag printed by: webleads snippet " + site.site, warning=True))
+    # 6. clock
     last = events["last"]
     if last is not None and last > now + timedelta(minutes=5):
         checks.append(ops.Check(False, f"clock: the newest event was received at {last:%Y-%m-%d %H:%M} UTC, after "

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+from datetime import timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,15 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import ops
+from .quiet import QuietWatch
 from .registry import check_token
-from .store import COMMIT_BUCKETS
+from .store import COMMIT_BUCKETS, utcnow
 
 log = logging.getLogger("webleads.collector")
 
 PURGE_EVERY = 24 * 3600
 SUMMARY_EVERY = 60
+QUIET_FIRST_CHECK = 2  # seconds after start: a site that went quiet while the collector was down is said at once
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -116,6 +119,17 @@ async def metrics(request: Request) -> Response:
         "# TYPE webleads_database_bytes gauge",
         f"webleads_database_bytes {size}",
     ]
+    watch = getattr(c, "quiet", None)
+    if watch is not None and watch.checked_at is not None:
+        now = utcnow()
+        lines += ["# HELP webleads_last_event_age_seconds Age of each site's newest event from its pages "
+                  "(beacon or pixel, not a bot), at the last check.",
+                  "# TYPE webleads_last_event_age_seconds gauge"]
+        lines += [f'webleads_last_event_age_seconds{{site="{a.site}"}} {age.total_seconds():.0f}'
+                  for a in watch.latest if (age := a.age(now)) is not None]
+        lines += ["# HELP webleads_site_quiet 1 when a site is quiet for longer than its threshold (see the README).",
+                  "# TYPE webleads_site_quiet gauge"]
+        lines += [f'webleads_site_quiet{{site="{a.site}"}} {int(a.quiet)}' for a in watch.latest]
     fronts = getattr(request.app.state, "fronts", None)
     if fronts is not None:
         lines += [
@@ -185,6 +199,13 @@ async def background(collector: Any) -> Any:
         if counts:
             log.info("retention purge removed %s", ", ".join(f"{s}: {n} events" for s, n in counts.items()))
 
+    s = collector.settings
+    watch = collector.quiet = QuietWatch(collector.store, timedelta(hours=s.quiet_hours_min), s.alert_command,
+                                         s.alert_webhook)
+
+    async def quiet_job() -> None:
+        await run_in_threadpool(watch.check)
+
     async def summary_job() -> None:
         for reason, n in sorted(collector.rejections.items()):
             new = n - last_seen.get(reason, 0)
@@ -193,7 +214,8 @@ async def background(collector: Any) -> Any:
             last_seen[reason] = n
 
     tasks = [asyncio.create_task(_every(PURGE_EVERY, 60, purge_job)),
-             asyncio.create_task(_every(SUMMARY_EVERY, SUMMARY_EVERY, summary_job))]
+             asyncio.create_task(_every(SUMMARY_EVERY, SUMMARY_EVERY, summary_job)),
+             asyncio.create_task(_every(s.quiet_check_seconds, QUIET_FIRST_CHECK, quiet_job))]
     try:
         yield
     finally:

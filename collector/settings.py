@@ -47,6 +47,12 @@ class Settings:
     # Processes answering the public port (ingest there, the rest relayed to the database process);
     # 0 runs everything in one process.
     workers: int = 1
+    # The quiet-site alarm (collector/quiet.py): what runs when a site goes quiet or comes back, how
+    # long a silence is always normal, and how often the sites are looked at.
+    alert_command: str = ""
+    alert_webhook: str = ""
+    quiet_hours_min: int = 24
+    quiet_check_seconds: int = 300
 
     @property
     def base_url(self) -> str:
@@ -105,6 +111,12 @@ def _validate(s: Settings) -> Settings:
     if s.geoip and not Path(s.geoip).is_file():
         raise SettingsError(f"setting 'geoip': no file at {s.geoip!r} (download GeoLite2-City.mmdb or "
                             "dbip-city-lite.mmdb, or leave it empty to run without geolocation)")
+    if s.alert_webhook and not s.alert_webhook.startswith(("http://", "https://")):
+        raise SettingsError(f"setting 'alert_webhook': {s.alert_webhook!r} must start with http:// or https://")
+    if not 1 <= s.quiet_hours_min <= 24 * 90:
+        raise SettingsError(f"setting 'quiet_hours_min': {s.quiet_hours_min} must be between 1 and 2160 hours")
+    if not 1 <= s.quiet_check_seconds <= 86400:
+        raise SettingsError(f"setting 'quiet_check_seconds': {s.quiet_check_seconds} must be between 1 and 86400")
     if s.public_url and not s.public_url.startswith(("http://", "https://")):
         raise SettingsError(f"setting 'public_url': {s.public_url!r} must start with http:// or https://")
     return s

@@ -3,3 +3,10 @@
 -- and the dashboard can say so).
 ALTER TABLE api_tokens ADD COLUMN last_used_at TIMESTAMP;
 ALTER TABLE sites ADD COLUMN demo BOOLEAN NOT NULL DEFAULT false;
+
+-- The quiet-site alarm's state, so that each alert (quiet, back) is sent once, also across restarts.
+CREATE TABLE site_alerts (
+    site  VARCHAR PRIMARY KEY,
+    quiet BOOLEAN NOT NULL,
+    since TIMESTAMP NOT NULL
+);
