@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import importlib.metadata
 import io
 import logging
 import os
@@ -109,8 +110,20 @@ def db_option(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def version_message() -> str:
+    """`webleads --version`: the release, or the commit it was built from (setuptools-scm's +g<hash>)."""
+    try:
+        version = importlib.metadata.version("webleads-tracker")
+    except importlib.metadata.PackageNotFoundError:
+        return "%(prog)s, version unknown (not installed: pip install .)"
+    if "+g" in version:
+        commit = version.split("+g", 1)[1].split(".", 1)[0]
+        return f"%(prog)s {version} (built from commit {commit}, not a release; see CHANGELOG.md)"
+    return f"%(prog)s {version}"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="webleads-tracker")
+@click.version_option(package_name="webleads-tracker", message=version_message())
 def cli() -> None:
     """webleads: which campaigns bring leads, self-hosted.
 
