@@ -82,3 +82,21 @@ def test_bad_settings_name_the_key(db_path: Path, tmp_path: Path) -> None:
     config.write_text('beacon_path = "/api/e"\n')
     result = webleads("serve", "--config", str(config), db=db_path, check=False)
     assert result.returncode == 1 and "setting 'beacon_path'" in result.stderr
+
+
+def test_version_names_the_commit_between_releases() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "webleads", "--version"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.startswith("webleads ")
+    root = Path(__file__).resolve().parents[2]
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
+    tagged = subprocess.run(["git", "-C", str(root), "describe", "--exact-match", "--tags"], capture_output=True)
+    if head.returncode == 0 and tagged.returncode != 0:  # built from a checkout, not on a release tag
+        commit = re.search(r"built from commit ([0-9a-f]{7,})", out)
+        assert commit, out
+        # the commit installed (an editable install keeps the one of its last build): this history's
+        known = subprocess.run(["git", "-C", str(root), "merge-base", "--is-ancestor", commit.group(1), "HEAD"])
+        assert known.returncode == 0, out
