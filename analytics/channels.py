@@ -4,7 +4,8 @@ install(conn) defines the DuckDB macro `wl_channel(source, medium, campaign, cat
 connection; sessions use it when they are built. channel() evaluates the same macro for one input (the
 classification table of tests/analytics/test_channels.py goes through it).
 
-CHANNELS lists the names GA4 uses, in rule order; reports sort by credit, never by this order.
+CHANNELS lists the names GA4 uses, in rule order, with our one addition (Offline: printed links and QR
+codes); reports sort by credit, never by this order.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import duckdb
 from .queries import sql
 from .referrers import source_category
 
-CHANNELS = ("Direct", "Cross-network", "Paid Shopping", "Paid Search", "Paid Social", "Paid Video", "Display",
-            "Paid Other", "Organic Shopping", "Organic Social", "Organic Video", "Organic Search", "Referral",
-            "Email", "Affiliates", "Audio", "SMS", "Mobile Push Notifications", "Unassigned")
+CHANNELS = ("Direct", "Offline", "Cross-network", "Paid Shopping", "Paid Search", "Paid Social", "Paid Video",
+            "Display", "Paid Other", "Organic Shopping", "Organic Social", "Organic Video", "Organic Search",
+            "Referral", "Email", "Affiliates", "Audio", "SMS", "Mobile Push Notifications", "Unassigned")
 
 
 def install(conn: duckdb.DuckDBPyConnection) -> None:

@@ -196,6 +196,9 @@ def _rows(source: Source, query: str, params: dict[str, Any]) -> list[dict[str, 
         cur.close()
 
 
+rows_of = _rows  # for the reports written in other modules (analytics/links.py)
+
+
 def attribution(source: Source, model: str, by: str = "channel", **options: Any) -> Report:
     """Credited conversions per value of `by` under `model` (see the module docstring)."""
     _check(model, MODELS, "bad_model", "model")

@@ -386,8 +386,11 @@ def _register_extensions() -> None:
     from webleads.analytics import cli as analytics_cli
     from webleads.collector import cli_ops
 
+    from . import links
+
     cli_ops.register(cli)
     analytics_cli.register(cli)
+    cli.add_command(links.link)
 
 
 _register_extensions()

@@ -79,8 +79,9 @@ def extra_routes() -> list[BaseRoute]:
     routes += api_routes() + dashboard_routes()
     from .housekeeping import routes as housekeeping_routes
     from .remote import routes as remote_routes
+    from .shortlinks import routes as link_routes
 
-    routes += remote_routes() + housekeeping_routes()
+    routes += remote_routes() + housekeeping_routes() + link_routes()
     return routes
 
 

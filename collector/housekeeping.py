@@ -20,12 +20,14 @@ from starlette.routing import BaseRoute, Route
 from . import ops
 from .quiet import QuietWatch
 from .registry import check_token
+from .shortlinks import Scans
 from .store import COMMIT_BUCKETS, utcnow
 
 log = logging.getLogger("webleads.collector")
 
 PURGE_EVERY = 24 * 3600
 SUMMARY_EVERY = 60
+SCANS_EVERY = 2  # seconds between writes of the short links' scans
 QUIET_FIRST_CHECK = 2  # seconds after start: a site that went quiet while the collector was down is said at once
 
 
@@ -206,6 +208,11 @@ async def background(collector: Any) -> Any:
     async def quiet_job() -> None:
         await run_in_threadpool(watch.check)
 
+    scans = collector.scans = Scans()
+
+    async def scans_job() -> None:
+        await run_in_threadpool(scans.flush, collector.store)
+
     async def summary_job() -> None:
         for reason, n in sorted(collector.rejections.items()):
             new = n - last_seen.get(reason, 0)
@@ -215,7 +222,8 @@ async def background(collector: Any) -> Any:
 
     tasks = [asyncio.create_task(_every(PURGE_EVERY, 60, purge_job)),
              asyncio.create_task(_every(SUMMARY_EVERY, SUMMARY_EVERY, summary_job)),
-             asyncio.create_task(_every(s.quiet_check_seconds, QUIET_FIRST_CHECK, quiet_job))]
+             asyncio.create_task(_every(s.quiet_check_seconds, QUIET_FIRST_CHECK, quiet_job)),
+             asyncio.create_task(_every(SCANS_EVERY, SCANS_EVERY, scans_job))]
     try:
         yield
     finally:
@@ -225,3 +233,4 @@ async def background(collector: Any) -> Any:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await summary_job()
+        await scans_job()

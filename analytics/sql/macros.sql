@@ -3,10 +3,13 @@
 -- wl_channel: GA4's default channel group as a DuckDB macro, evaluated top to bottom,
 -- first match wins, on lower-cased inputs (GA4 matches case-insensitively). `cat` is the source's GA4
 -- category (SEARCH, SOCIAL, VIDEO, SHOPPING or NULL) from source_classes. Rules as transcribed from
--- support.google.com/analytics/answer/9756891 by dbt-ga4 (see README "Channels").
+-- support.google.com/analytics/answer/9756891 by dbt-ga4 (see README "Channels"). One addition of ours,
+-- Offline, for the mediums of printed links and QR codes, which GA4 leaves Unassigned: a medium that
+-- says paper is what its campaign meant, whatever the source.
 CREATE OR REPLACE MACRO wl_channel(src, med, camp, cat) AS (
     CASE
         WHEN lower(src) = '(direct)' AND lower(med) IN ('(not set)', '(none)') THEN 'Direct'
+        WHEN lower(med) IN ('print', 'offline', 'qr', 'flyer', 'affiche', 'poster') THEN 'Offline'
         WHEN contains(lower(camp), 'cross-network') THEN 'Cross-network'
         WHEN (cat = 'SHOPPING' OR regexp_matches(lower(camp), '^(.*(([^a-df-z]|^)shop|shopping).*)$'))
              AND regexp_matches(lower(med), '^(.*cp.*|ppc|retargeting|paid.*)$') THEN 'Paid Shopping'

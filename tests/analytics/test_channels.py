@@ -76,8 +76,14 @@ CASES = [
     ("app", "web-push", "(not set)", "Mobile Push Notifications"),
     ("app", "mobile", "(not set)", "Mobile Push Notifications"),
     ("firebase", "(not set)", "(not set)", "Mobile Push Notifications"),
-    ("flyer", "qr", "mairie", "Unassigned"),
-    ("flyer", "print", "(not set)", "Unassigned"),
+    ("flyer", "print2", "(not set)", "Unassigned"),
+    # our one addition to GA4's rules: printed links and QR codes (GA4 leaves them Unassigned)
+    ("flyer", "qr", "mairie", "Offline"),
+    ("mairie", "print", "(not set)", "Offline"),
+    ("marche", "Flyer", "portes-ouvertes", "Offline"),
+    ("france-travail", "affiche", "(not set)", "Offline"),
+    ("radio", "offline", "(not set)", "Offline"),
+    ("facebook", "poster", "(not set)", "Offline"),  # the medium says paper, whatever the source
 ]
 
 
