@@ -4,6 +4,7 @@
     GET  /api/v1/reports/funnel       step (repeated, in order), window, by, from, to, tz, site, include_bots, format
     GET  /api/v1/reports/leads        from, to, tz, site, conversion, lookback, include_bots, format
     POST /api/v1/events               a JSON event or array (the import columns): server-side events
+    POST /api/v1/outcomes             {"lead_id", "outcome", "value"?, "ts"?} or an array: what became of leads
 
 Every call needs `Authorization: Bearer TOKEN` (webleads token create; only its hash is stored): 401
 otherwise. format=json (default) answers {"rows": [...], "notes": [...], "conversions": N}; format=csv a
@@ -23,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from webleads.collector.app import error_response, read_body
+from webleads.collector.backoffice import check_outcomes, known_leads, store_outcomes
 from webleads.collector.endpoints import parse_events
 from webleads.collector.registry import check_token
 from webleads.collector.validate import Rejected
@@ -149,10 +151,29 @@ async def events(request: Request) -> Response:
     return JSONResponse(answer)
 
 
+@_authorised
+async def outcomes(request: Request) -> Response:
+    """What became of leads, from a back office: {"lead_id", "outcome", "value"?, "ts"?} or an array of
+    them. Answers the counts; 400 when nothing could be recorded (unknown lead ids are named by line)."""
+    body = await read_body(request, MAX_BODY)
+    records = parse_events(body, MAX_EVENTS)
+    store = request.app.state.store
+    checked = await run_in_threadpool(check_outcomes, enumerate(records, start=1),
+                                      lambda ids: known_leads(store, ids))
+    await run_in_threadpool(store_outcomes, store, checked.rows, "api")
+    answer = {"accepted": len(checked.rows), "rejected": dict(checked.rejected), "examples": checked.examples}
+    if not checked.rows:
+        code = next(iter(checked.rejected))
+        return JSONResponse({"error": code, "reason": checked.examples[code], **answer}, status_code=400,
+                            headers={"X-Webleads-Reason": code})
+    return JSONResponse(answer)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/api/v1/reports/attribution", attribution, methods=["GET"]),
         Route("/api/v1/reports/funnel", funnel, methods=["GET"]),
         Route("/api/v1/reports/leads", leads, methods=["GET"]),
         Route("/api/v1/events", events, methods=["POST"]),
+        Route("/api/v1/outcomes", outcomes, methods=["POST"]),
     ]

@@ -386,11 +386,13 @@ def _register_extensions() -> None:
     from webleads.analytics import cli as analytics_cli
     from webleads.collector import cli_ops
 
-    from . import links
+    from . import backoffice, links
 
     cli_ops.register(cli)
     analytics_cli.register(cli)
     cli.add_command(links.link)
+    cli.add_command(backoffice.cost)
+    cli.add_command(backoffice.outcome)
 
 
 _register_extensions()

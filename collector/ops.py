@@ -59,11 +59,14 @@ def purge(store: Store, default_months: int, now: datetime | None = None, dry_ru
             deleted = store.run_write(lambda conn, s=site, t=cutoff: _delete_chunk(conn, s, t))
             if deleted < PURGE_CHUNK:
                 break
-    if not dry_run:  # the short links' scans age out with their site's events
+    if not dry_run:  # the short links' scans and the leads' outcomes age out with the events
         for site, cutoff in retention_cutoffs(store, default_months, now).items():
             store.run_write(lambda conn, s=site, t=cutoff: conn.execute(
                 "DELETE FROM link_scans WHERE ts < $t AND code IN (SELECT code FROM short_links WHERE site = $s)",
                 {"s": s, "t": t}))
+        store.run_write(lambda conn: conn.execute(
+            "DELETE FROM lead_outcomes WHERE lead_id NOT IN "
+            "(SELECT event_id FROM event_log WHERE type = 'conversion')"))
     if counts and not dry_run:
         store.compact()
     return counts
