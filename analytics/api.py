@@ -3,6 +3,7 @@
     GET  /api/v1/reports/attribution  model, by, from, to, tz, site, conversion, lookback, include_bots, format
     GET  /api/v1/reports/funnel       step (repeated, in order), window, by, from, to, tz, site, include_bots, format
     GET  /api/v1/reports/leads        from, to, tz, site, conversion, lookback, include_bots, format
+    GET  /api/v1/reports/declared     field, from, to, tz, site, conversion, lookback, include_bots, format
     POST /api/v1/events               a JSON event or array (the import columns): server-side events
     POST /api/v1/outcomes             {"lead_id", "outcome", "value"?, "ts"?} or an array: what became of leads
 
@@ -30,6 +31,7 @@ from webleads.collector.registry import check_token
 from webleads.collector.validate import Rejected
 
 from . import formats, reports
+from .declared import declared
 
 MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
@@ -38,6 +40,7 @@ ALLOWED = {
     "attribution": COMMON | {"model", "by", "conversion", "lookback"},
     "funnel": COMMON | {"step", "window", "by"},
     "leads": COMMON | {"conversion", "lookback"},
+    "declared": COMMON | {"field", "conversion", "lookback"},
 }
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -76,7 +79,7 @@ def _params(request: Request, report: str) -> tuple[dict[str, Any], str]:
     if fmt not in ("json", "csv"):
         raise Rejected(400, "bad_format", "format must be json or csv")
     names = {"from": "from_day", "to": "to_day"}
-    for key in ("from", "to", "tz", "site", "conversion", "lookback", "model", "by", "window"):
+    for key in ("from", "to", "tz", "site", "conversion", "lookback", "model", "by", "window", "field"):
         if key in query:
             options[names.get(key, key)] = query[key]
     if "include_bots" in query:
@@ -118,6 +121,15 @@ async def leads(request: Request) -> Response:
     options, fmt = _params(request, "leads")
     result = await run_in_threadpool(lambda: reports.leads(request.app.state.store, **options))
     return _answer(result, fmt, "webleads-leads")
+
+
+@_authorised
+async def declared_report(request: Request) -> Response:
+    options, fmt = _params(request, "declared")
+    if "field" not in options:
+        raise Rejected(400, "missing_field", "field is required: the form field that asks how the lead heard of you")
+    result = await run_in_threadpool(lambda: declared(request.app.state.store, **options))
+    return _answer(result, fmt, "webleads-declared")
 
 
 @_authorised
@@ -174,6 +186,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/reports/attribution", attribution, methods=["GET"]),
         Route("/api/v1/reports/funnel", funnel, methods=["GET"]),
         Route("/api/v1/reports/leads", leads, methods=["GET"]),
+        Route("/api/v1/reports/declared", declared_report, methods=["GET"]),
         Route("/api/v1/events", events, methods=["POST"]),
         Route("/api/v1/outcomes", outcomes, methods=["POST"]),
     ]

@@ -17,6 +17,7 @@ from webleads.cli import Env, db_option
 
 from . import demo as demo_traffic
 from . import formats, reports, sessions, transfer
+from .declared import declared
 
 _REPORT_HELP = ("Days are local to --tz (default Europe/Paris); --to is included. Bots are left out unless "
                 "--include-bots. --format defaults to table on a terminal, csv when piped.")
@@ -133,6 +134,16 @@ def report_funnel(env: Env, steps: tuple[str, ...], window: str, by: str | None,
 def report_leads(env: Env, fmt: str | None, data_dir: str | None, **options: Any) -> None:
     """One row per conversion: first and last visit, path of channels, days to convert, form fields."""
     _run(env, data_dir, fmt, lambda src: reports.leads(src, **options))
+
+
+@report.command("declared", epilog=_REPORT_HELP)
+@click.option("--field", required=True, help="The form field that asks how the lead heard of you.")
+@_conversion_options
+@_filter_options
+@db_option
+def report_declared(env: Env, field: str, fmt: str | None, data_dir: str | None, **options: Any) -> None:
+    """Leads by declared source (a form field) against the tracked channel (last touch not Direct)."""
+    _run(env, data_dir, fmt, lambda src: declared(src, field=field, **options))
 
 
 @click.command("import")
