@@ -1,9 +1,13 @@
 """The token-protected report API under /api/v1/ (mounted by collector/app.py).
 
-    GET  /api/v1/reports/attribution  model, by, from, to, tz, site, conversion, lookback, include_bots, format
-    GET  /api/v1/reports/funnel       step (repeated, in order), window, by, from, to, tz, site, include_bots, format
-    GET  /api/v1/reports/leads        from, to, tz, site, conversion, lookback, include_bots, format
-    GET  /api/v1/reports/declared     field, from, to, tz, site, conversion, lookback, include_bots, format
+    GET  /api/v1/reports/attribution  model, by, from, to, tz, site, conversion, lookback, include_bots,
+                                      include_rejected, format
+    GET  /api/v1/reports/funnel       step (repeated, in order), window, by, from, to, tz, site, include_bots,
+                                      include_rejected, format
+    GET  /api/v1/reports/leads        from, to, tz, site, conversion, lookback, include_bots, include_rejected,
+                                      format
+    GET  /api/v1/reports/declared     field, from, to, tz, site, conversion, lookback, include_bots,
+                                      include_rejected, format
     POST /api/v1/events               a JSON event or array (the import columns): server-side events
     POST /api/v1/outcomes             {"lead_id", "outcome", "value"?, "ts"?} or an array: what became of leads
 
@@ -35,7 +39,7 @@ from .declared import declared
 
 MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
-COMMON = {"from", "to", "tz", "site", "include_bots", "format"}
+COMMON = {"from", "to", "tz", "site", "include_bots", "include_rejected", "format"}
 ALLOWED = {
     "attribution": COMMON | {"model", "by", "conversion", "lookback"},
     "funnel": COMMON | {"step", "window", "by"},
@@ -82,11 +86,12 @@ def _params(request: Request, report: str) -> tuple[dict[str, Any], str]:
     for key in ("from", "to", "tz", "site", "conversion", "lookback", "model", "by", "window", "field"):
         if key in query:
             options[names.get(key, key)] = query[key]
-    if "include_bots" in query:
-        value = query["include_bots"].lower()
-        if value not in ("true", "false", "1", "0", "yes", "no", ""):
-            raise Rejected(400, "bad_include_bots", "include_bots must be true or false")
-        options["include_bots"] = value in ("true", "1", "yes", "")
+    for flag in ("include_bots", "include_rejected"):
+        if flag in query:
+            value = query[flag].lower()
+            if value not in ("true", "false", "1", "0", "yes", "no", ""):
+                raise Rejected(400, f"bad_{flag}", f"{flag} must be true or false")
+            options[flag] = value in ("true", "1", "yes", "")
     if report == "funnel":
         options["steps"] = query.getlist("step")
     return options, fmt

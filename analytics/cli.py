@@ -20,7 +20,9 @@ from . import formats, reports, sessions, transfer
 from .declared import declared
 
 _REPORT_HELP = ("Days are local to --tz (default Europe/Paris); --to is included. Bots are left out unless "
-                "--include-bots. --format defaults to table on a terminal, csv when piped.")
+                "--include-bots, and conversions the site rejected (a status other than submitted or sent: "
+                "invalid, unaccepted, spam, aborted, failed) unless --include-rejected. --format defaults to "
+                "table on a terminal, csv when piped.")
 
 
 def register(group: click.Group) -> None:
@@ -38,6 +40,8 @@ def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--tz", default=reports.DEFAULT_TZ, show_default=True, help="Time zone of the days."),
         click.option("--site", help="Only this site."),
         click.option("--include-bots", is_flag=True, help="Count the visits flagged as bots too."),
+        click.option("--include-rejected", is_flag=True,
+                     help="Count the conversions the site rejected too (invalid, unaccepted, spam, aborted, failed)."),
         click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default=None,
                      help="table, csv or json [table on a terminal, csv when piped]."),
         click.option("--data", "data_dir", metavar="DIR",

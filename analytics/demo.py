@@ -7,6 +7,10 @@ partner sites, the local newspaper, France Travail, a QR-code flyer, Google and 
 a few search ads (gclid), direct visits; 1 to 5 visits per visitor over up to three weeks; about
 4 % of visitors send the "candidater" or "reserver-visite" form (with an allow-listed field); 3 % bots. 60 % of visitors
 gave consent (one id across days); the others get a new id each day, as the daily hash does.
+The forms are Contact Form 7's: each submission gets its verdict (a status event). About one in six is first
+refused as invalid and sent again, a few mails fail, and about 2 % of visitors post spam to the contact
+form, which CF7 rejects. The verdicts draw from a random generator of their own, so the rest of the traffic
+is the same as without them.
 """
 
 from __future__ import annotations
@@ -71,8 +75,17 @@ def _ms(at: datetime) -> int:
     return int(at.replace(tzinfo=UTC).timestamp() * 1000)
 
 
+def _verdict(conversion: dict[str, Any], status: str, after: timedelta) -> dict[str, Any]:
+    """CF7's verdict on a conversion, as the snippet sends it: a status event naming its event_id."""
+    return {"ts": conversion["ts"] + int(after.total_seconds() * 1000), "site": conversion["site"], "type": "status",
+            "name": status, "url": conversion["url"], "visitor_id": conversion["visitor_id"],
+            "user_agent": conversion["user_agent"], "props": {"of": conversion["event_id"]},
+            "event_id": conversion["event_id"] + "-" + status}
+
+
 def generate(visitors: int, seed: int = 1, end: datetime | None = None, days: int = 90) -> Iterator[dict[str, Any]]:
     rnd = random.Random(seed)
+    verdicts = random.Random(f"verdicts-{seed}")
     end = end or default_end()
     weights = [w for w, _, _ in ARRIVALS]
     for v in range(visitors):
@@ -109,6 +122,21 @@ def generate(visitors: int, seed: int = 1, end: datetime | None = None, days: in
                 counter += 1
                 form = "candidater" if pages[-1] == "apply" else "reserver-visite"
                 props = {"formation": rnd.choice(FORMATIONS)} if form == "candidater" else None
-                yield {"ts": _ms(at), "site": SITE, "type": "conversion", "name": form,
-                       "url": ORIGIN + PAGES[pages[-1]], "visitor_id": day_id,
-                       "event_id": f"demo{seed}-{v}-{counter}", "user_agent": agent, "props": props}
+                conversion = {"ts": _ms(at), "site": SITE, "type": "conversion", "name": form,
+                              "url": ORIGIN + PAGES[pages[-1]], "visitor_id": day_id,
+                              "event_id": f"demo{seed}-{v}-{counter}", "user_agent": agent, "props": props}
+                yield conversion
+                if verdicts.random() < 0.17:  # a required field left empty: refused, then sent again
+                    yield _verdict(conversion, "invalid", timedelta(seconds=2))
+                    counter += 1
+                    conversion = {**conversion, "ts": conversion["ts"] + verdicts.randint(20, 90) * 1000,
+                                  "event_id": f"demo{seed}-{v}-{counter}"}
+                    yield conversion
+                yield _verdict(conversion, "failed" if verdicts.random() < 0.03 else "sent", timedelta(seconds=2))
+            elif last_visit and not bot and verdicts.random() < 0.02:  # spam posted to the contact form
+                counter += 1
+                spam = {"ts": _ms(at), "site": SITE, "type": "conversion", "name": "contact",
+                        "url": ORIGIN + PAGES["contact"], "visitor_id": day_id,
+                        "event_id": f"demo{seed}-{v}-{counter}", "user_agent": agent}
+                yield spam
+                yield _verdict(spam, "spam", timedelta(seconds=1))

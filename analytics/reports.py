@@ -8,13 +8,14 @@
                since the step before), "median_seconds_from_previous", and <by> when split}
     leads(source, **filters) -> Report
         rows: {"ts", "site", "visitor_id", "conversion", "first_source", "first_medium", "first_campaign",
-               "last_source", "last_medium", "last_campaign", "first_channel", "last_channel", "path",
-               "touches", "days_to_convert", "fields"}
+               "last_source", "last_medium", "last_campaign", "lead_id", "status", "first_channel",
+               "last_channel", "path", "touches", "days_to_convert", "fields", "status_reason"}
 
 `source` is a collector Store (the derived sessions are refreshed in its writer thread first) or a DuckDB
 connection (for instance sessions.open_dataset() over a Parquet export). Filters, all optional:
 `from_day`, `to_day` (inclusive days, "YYYY-MM-DD" or date, in time zone `tz`, default Europe/Paris),
-`tz`, `site`, `conversion` (a conversion name), `lookback` (days, default 90), `include_bots` (False).
+`tz`, `site`, `conversion` (a conversion name), `lookback` (days, default 90), `include_bots` (False),
+`include_rejected` (False: conversions whose status is neither submitted nor sent are left out).
 
 A Report is a list of row dicts with `.columns` (CSV order, DESIGN.md first), `.notes` (sentences for
 people: too few conversions, ...) and `.conversions` (how many conversions the report covers). Bad
@@ -47,8 +48,11 @@ DEFAULT_LOOKBACK = 90
 FEW_CONVERSIONS = 30  # below this, say that differences between rows are mostly chance
 FEW_FOR_MARKOV = 100  # Markov estimates transition probabilities: it needs more
 LEADS_COLUMNS = ("ts", "site", "visitor_id", "conversion", "first_source", "first_medium", "first_campaign",
-                 "last_source", "last_medium", "last_campaign", "first_channel", "last_channel", "path", "touches",
-                 "days_to_convert", "fields")
+                 "last_source", "last_medium", "last_campaign", "lead_id", "status", "first_channel", "last_channel",
+                 "path", "touches", "days_to_convert", "fields", "status_reason")
+# A conversion's status (DESIGN.md): the site accepted it (a lead) or rejected it.
+ACCEPTED = ("submitted", "sent")
+REJECTED = ("invalid", "unaccepted", "spam", "aborted", "failed")
 FUNNEL_COLUMNS = ("step", "name", "visitors", "conversion_rate", "drop_off", "median_seconds_from_previous")
 
 
@@ -79,10 +83,12 @@ class Filters:
     conversion: str | None
     lookback: int
     include_bots: bool
+    include_rejected: bool = False
 
     def params(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "site": self.site, "conversion": self.conversion,
-                "lookback": self.lookback, "include_bots": self.include_bots}
+                "lookback": self.lookback, "include_bots": self.include_bots,
+                "include_rejected": self.include_rejected}
 
 
 # --- parameters ----------------------------------------------------------------------------------
@@ -118,7 +124,7 @@ def _utc_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 def filters(from_day: str | date | None = None, to_day: str | date | None = None, tz: str = DEFAULT_TZ,
             site: str | None = None, conversion: str | None = None, lookback: int | str = DEFAULT_LOOKBACK,
-            include_bots: bool = False) -> Filters:
+            include_bots: bool = False, include_rejected: bool = False) -> Filters:
     """Check and convert the common report options (days become UTC instants at local midnight)."""
     zi = zone(tz)
     first, last = parse_day(from_day, "from"), parse_day(to_day, "to")
@@ -137,7 +143,7 @@ def filters(from_day: str | date | None = None, to_day: str | date | None = None
     return Filters(start=_utc_midnight(first, zi) if first else None,
                    end=_utc_midnight(last + timedelta(days=1), zi) if last else None,
                    tz=tz, site=site or None, conversion=conversion or None, lookback=days,
-                   include_bots=bool(include_bots))
+                   include_bots=bool(include_bots), include_rejected=bool(include_rejected))
 
 
 def parse_window(text: str | timedelta) -> timedelta:
@@ -330,8 +336,9 @@ def leads(source: Source, **options: Any) -> Report:
             "first_source": r["first_source"], "first_medium": r["first_medium"],
             "first_campaign": r["first_campaign"], "last_source": r["last_source"],
             "last_medium": r["last_medium"], "last_campaign": r["last_campaign"],
+            "lead_id": r["conversion_id"], "status": r["status"],
             "first_channel": r["first_channel"], "last_channel": r["last_channel"], "path": r["path"],
             "touches": int(r["touches"]), "days_to_convert": round(float(r["days_to_convert"]), 2),
-            "fields": orjson.loads(fields) if fields else None,
+            "fields": orjson.loads(fields) if fields else None, "status_reason": r["status_reason"],
         })
     return Report(rows, LEADS_COLUMNS, [] if rows else ["No conversion in this period."], len(rows))

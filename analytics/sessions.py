@@ -50,9 +50,10 @@ from .referrers import classify_referrer, source_category
 
 log = logging.getLogger("webleads.analytics")
 
-SESSIONS_VERSION = 1
+SESSIONS_VERSION = 2  # 2: conversions have a status
 VERSION = f"{SESSIONS_VERSION}:" + digest("sessions_schema", "sessions_build", "sessions_landing", "sessions_insert",
-                                          "sessions_conversions", "macros", "data/referrers.tsv")
+                                          "sessions_conversions", "sessions_scope_todo", "macros",
+                                          "data/referrers.tsv")
 # Seconds between refreshes from the commit hook, and at least REFRESH_FACTOR times as long as the
 # last refresh took: a refresh slows the commits made meanwhile (it shares the CPU and DuckDB's
 # commit lock), so it may take at most 1% of the time. Reports refresh first in any case.
@@ -329,6 +330,7 @@ def _build(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute("INSERT INTO referrer_classes SELECT domain, source, medium FROM wl_classes")
         finally:
             conn.unregister("wl_classes")
+    conn.execute(sql("sessions_conversions"))  # first: sessions count the accepted conversions
     conn.execute(sql("sessions_build"))
     conn.execute(sql("sessions_landing"))
     conn.execute("DROP TABLE wl_cut")
@@ -343,7 +345,6 @@ def _build(conn: duckdb.DuckDBPyConnection) -> None:
             conn.unregister("wl_classes")
     conn.execute(sql("sessions_insert"))
     conn.execute("DROP TABLE wl_new_sessions")
-    conn.execute(sql("sessions_conversions"))
 
 
 # --- Parquet exports --------------------------------------------------------------------------------

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-EVENT_TYPES = ("pageview", "conversion", "event")
+EVENT_TYPES = ("pageview", "conversion", "event", "status")
+# A form plugin's verdict on a conversion (type "status", the word as `name`, the conversion's event_id
+# as props.of), in Contact Form 7's words; "submitted" is what a conversion without a verdict reads as.
+STATUSES = ("submitted", "sent", "invalid", "unaccepted", "spam", "aborted", "failed")
 SITE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 TOKEN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_URL = 2048
@@ -136,7 +139,7 @@ def validate_event(event: Any, allowed_keys: frozenset[str] = BEACON_KEYS) -> In
         raise bad("bad_site", "'site' must be a registered site name (a-z, 0-9, . _ -)")
     kind = event.get("type", "pageview")
     if kind not in EVENT_TYPES:
-        raise bad("bad_type", "'type' must be pageview, conversion or event")
+        raise bad("bad_type", "'type' must be pageview, conversion, event or status")
     name = _str(event, "name", MAX_NAME)
     if kind != "pageview" and not name:
         raise bad("missing_name", f"a {kind} needs a 'name'")
@@ -155,9 +158,20 @@ def validate_event(event: Any, allowed_keys: frozenset[str] = BEACON_KEYS) -> In
     if not isinstance(bot, bool | int) or isinstance(bot, float):
         raise bad("bad_bot", "'bot' must be a boolean or a number")
     user_agent = _str(event, "user_agent", MAX_UA) if "user_agent" in allowed_keys else None
+    props = _props(event.get("props"))
+    if kind == "status":
+        _check_status(name, props)
     return Incoming(site=site, type=kind, name=name, url=url, referrer=referrer, visitor_id=visitor_id,
-                    event_id=event_id, ts=ts, props=_props(event.get("props")), bot_hint=bool(bot),
+                    event_id=event_id, ts=ts, props=props, bot_hint=bool(bot),
                     user_agent=user_agent)
+
+
+def _check_status(name: str | None, props: dict[str, Any] | None) -> None:
+    if name not in STATUSES:
+        raise bad("bad_status", f"a status's 'name' must be one of: {', '.join(STATUSES)}")
+    of = (props or {}).get("of")
+    if not isinstance(of, str) or not TOKEN_ID.match(of):
+        raise bad("missing_of", "a status needs 'props.of', the event_id of its conversion")
 
 
 def check_time(ts: datetime, now: datetime, max_past_seconds: float, max_future_seconds: float) -> None:

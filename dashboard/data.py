@@ -59,11 +59,13 @@ def funnel(store: Store, f: Filters, by: str | None = None) -> reports.Report:
 
 def leads(store: Store, f: Filters) -> tuple[reports.Report, int]:
     """The leads of the period (the analytics' rows and columns), narrowed by the dashboard's own filters
-    (a channel of first or last touch; a text in source, medium, campaign or path); and the count
-    before narrowing."""
+    (the status: accepted, rejected or all; a channel of first or last touch; a text in source, medium,
+    campaign or path); and the count before narrowing."""
     found = reports.leads(store, conversion=f.conversion, lookback=f.lookback, **f.report_options())
     total = len(found)
     rows = list(found)
+    if f.status == "rejected":
+        rows = [r for r in rows if r["status"] not in reports.ACCEPTED]
     if f.channel:
         rows = [r for r in rows if f.channel in (r["first_channel"], r["last_channel"])]
     if f.q:

@@ -2,7 +2,7 @@
 shared, and its CSV link carries the same query).
 
 Parameter names are the API's (`from`, `to`, `tz`, `site`, `model`, `by`, `conversion`, repeated `step`,
-`window`), plus the dashboard's own (`compare`, `split`, `channel`, `q`, `lang`). Days are whole days in
+`window`), plus the dashboard's own (`compare`, `split`, `channel`, `q`, `status`, `lang`). Days are whole days in
 `tz` (Europe/Paris by default), as in the reports. A wrong value is not an error page: it is replaced by
 the default and the page says which filter it ignored.
 """
@@ -22,6 +22,8 @@ DEFAULT_DAYS = 30
 WINDOWS = ("1d", "7d", "14d", "30d", "90d")
 DEFAULT_WINDOW = "7d"
 DEFAULT_COMPARE = ("first_touch", "last_touch")
+# Which conversions by their status: those the site accepted (the reports' default), the rejected ones, all.
+STATUS_FILTERS = ("accepted", "rejected", "all")
 
 
 @dataclass
@@ -40,12 +42,14 @@ class Filters:
     lookback: int = reports.DEFAULT_LOOKBACK
     channel: str | None = None
     q: str = ""
+    status: str = "accepted"
     problems: list[str] = field(default_factory=list)
 
     def report_options(self) -> dict[str, Any]:
-        """The common options of the analytics' report functions."""
+        """The common options of the analytics' report functions (rejected conversions are included for
+        the status filters `rejected` and `all`; data.leads() narrows `rejected` down)."""
         return {"from_day": self.start.isoformat(), "to_day": self.end.isoformat(), "tz": self.tz,
-                "site": self.site}
+                "site": self.site, "include_rejected": self.status != "accepted"}
 
     def instants(self) -> tuple[datetime, datetime]:
         """The period as naive UTC instants, start included, end excluded (as the reports compute it)."""
@@ -61,7 +65,7 @@ class Filters:
             "model": self.model, "by": self.by, "compare": self.compare, "step": self.steps,
             "window": self.window, "split": self.split, "conversion": self.conversion,
             "lookback": str(self.lookback) if self.lookback != reports.DEFAULT_LOOKBACK else None,
-            "channel": self.channel, "q": self.q,
+            "channel": self.channel, "q": self.q, "status": self.status if self.status != "accepted" else None,
         }
         wanted = {k: values[k] for k in keys}
         wanted.update(override)
@@ -149,10 +153,15 @@ def parse(params: QueryParams, sites: list[str], today: date | None = None) -> F
         problems.append(f"lookback={lookback!r}")
         lookback = str(reports.DEFAULT_LOOKBACK)
 
+    status = params.get("status") or "accepted"
+    if status not in STATUS_FILTERS:
+        problems.append(f"status={status!r}")
+        status = "accepted"
+
     return Filters(start=start, end=end, tz=tz, site=site, model=model, by=by, compare=compare, steps=steps,
                    window=window, split=split, conversion=conversion, lookback=int(lookback),
                    channel=(params.get("channel") or None), q=(params.get("q") or "").strip()[:100],
-                   problems=problems)
+                   status=status, problems=problems)
 
 
 def parse_steps(params: QueryParams, problems: list[str]) -> list[str]:

@@ -2,7 +2,8 @@
 the documented `events` view: see sql/overview_counts.sql) and the top channels, campaigns, sources and
 landing pages (over the analytics' derived `sessions`, one row per visit described by its landing).
 
-Bots are left out of every count; the page says how many events that was. Everything runs in one
+Bots are left out of every count; the page says how many events that was. Conversions are those the site
+accepted; the page says how many submissions it rejected, by status. Everything runs in one
 worker thread per page (DuckDB calls block), with cursors of the collector's store.
 """
 
@@ -31,6 +32,7 @@ class Overview:
     conversions: int = 0
     converted: int = 0
     bot_events: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # {status, conversions}, most first
     live: int = 0
     days: list[dict[str, Any]] = field(default_factory=list)
     top: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -94,6 +96,7 @@ def compute(store: Store, f: Filters, now: datetime | None = None) -> Overview:
         top[row["dimension"]].append(row)
     if totals is None:  # no event at all in the period
         return Overview(live=int(live), days=days, top=top)
+    rejected = store.query(sql("overview_rejected"), base)
     return Overview(visitors=int(totals["visitors"]), pageviews=int(totals["pageviews"]),
                     conversions=int(totals["conversions"]), converted=int(totals["converted"]),
-                    bot_events=int(totals["bot_events"]), live=int(live), days=days, top=top)
+                    bot_events=int(totals["bot_events"]), rejected=rejected, live=int(live), days=days, top=top)

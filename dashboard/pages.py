@@ -157,7 +157,7 @@ async def leads(request: Request) -> Response:
     f = read_filters(request)
     rows, total, suggestions = await run_in_threadpool(_leads, request.app.state.store, f)
     return page(request, "leads.html", report=rows, total=total, conversions=suggestions["conversion"],
-                channels=channels.CHANNELS, **_common(request, f, "leads"))
+                channels=channels.CHANNELS, statuses=filters.STATUS_FILTERS, **_common(request, f, "leads"))
 
 
 # --- campaign links -----------------------------------------------------------------------------------

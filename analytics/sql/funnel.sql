@@ -15,6 +15,10 @@ WITH step_events AS (
     WHERE ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < CAST($end AS TIMESTAMP) + CAST($window AS INTERVAL))
       AND ($site IS NULL OR site = $site)
       AND ($include_bots OR NOT wl_is_bot(is_bot, bot_reason, origin))
+      -- a rejected conversion (its status in the derived `conversions`) is no step, unless $include_rejected
+      AND ($include_rejected OR type <> 'conversion'
+           OR (site, event_id) NOT IN (SELECT site, conversion_id FROM conversions
+                                       WHERE status NOT IN ('submitted', 'sent')))
 )
 -- @start
 , reached1 AS (

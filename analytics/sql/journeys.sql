@@ -3,13 +3,15 @@
 -- then its position among the visitor's sessions, so touches of one instant keep their arrival order).
 -- A touch counts when lookback >= conversion - touch >= 0. A conversion without a touch gets one
 -- synthetic (direct) / Direct touch at its own time (DESIGN.md: never reported as unattributed).
+-- Rejected conversions (a status other than submitted or sent) are left out unless $include_rejected.
 WITH selected AS (
-    SELECT conversion_id, site, visitor_id, ts, name, props
+    SELECT conversion_id, site, visitor_id, ts, name, props, status, status_reason
     FROM conversions
     WHERE ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end)
       AND ($site IS NULL OR site = $site)
       AND ($conversion IS NULL OR name = $conversion)
       AND ($include_bots OR NOT is_bot)
+      AND ($include_rejected OR status IN ('submitted', 'sent'))
 ),
 found AS (
     SELECT c.conversion_id, s.started_at, s.seq, s.channel, s.source, s.medium, s.campaign, s.term, s.content,
@@ -22,6 +24,7 @@ found AS (
 ),
 journeys AS (
     SELECT c.conversion_id, c.site, c.visitor_id, c.ts AS converted_at, c.name AS conversion, c.props,
+           c.status, c.status_reason,
            f.conversion_id IS NOT NULL AS is_real_touch,
            coalesce(f.started_at, c.ts) AS touched_at,
            coalesce(f.seq, 0) AS seq,

@@ -16,6 +16,7 @@ last_conversions AS (
     FROM conversions
     WHERE ($site IS NULL OR site = $site) AND ($conversion IS NULL OR name = $conversion)
       AND ($include_bots OR NOT is_bot)
+      AND ($include_rejected OR status IN ('submitted', 'sent'))
     GROUP BY site, visitor_id
 ),
 open_touches AS (

@@ -16,7 +16,8 @@ narrow AS (
     SELECT e.arrival, e.site, e.visitor_id, e.event_id, e.ts, e.received_at,
            wl_is_bot(e.is_bot, e.bot_reason, e.origin) AS is_bot,
            e.type = 'pageview' AS is_pageview,
-           e.type = 'conversion' AS is_conversion,
+           -- the session's conversions are those the site accepted (status from sessions_conversions.sql)
+           e.type = 'conversion' AND coalesce(cv.status IN ('submitted', 'sent'), true) AS is_conversion,
            -- external: a referrer that is neither the page's own host nor one of the site's origins
            e.referrer_domain IS NOT NULL
                AND e.referrer_domain <> regexp_replace(lower(regexp_extract(e.url, '^[A-Za-z]+://([^/:?#]+)', 1)),
@@ -27,6 +28,7 @@ narrow AS (
     FROM wl_scope e
     LEFT JOIN site_hosts h ON h.site = e.site
     LEFT JOIN referrer_classes rc ON rc.domain = e.referrer_domain
+    LEFT JOIN conversions cv ON e.type = 'conversion' AND cv.site = e.site AND cv.conversion_id = e.event_id
 ),
 keyed AS (
     -- source_key: what the page brings (NULL for a direct pageview or any other event)

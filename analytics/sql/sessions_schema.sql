@@ -30,15 +30,18 @@ CREATE TABLE sessions (
     previous         STRUCT(channel VARCHAR, source VARCHAR, medium VARCHAR, campaign VARCHAR, term VARCHAR,
                             content VARCHAR, referrer_domain VARCHAR, landing_page VARCHAR)
 );
--- The conversions, with the reports' bot verdict (wl_is_bot): a small table the reports start from.
+-- The conversions, with the reports' bot verdict (wl_is_bot) and their status (sessions_conversions.sql):
+-- a small table the reports start from.
 CREATE TABLE conversions (
-    conversion_id VARCHAR NOT NULL,      -- its event_id
+    conversion_id VARCHAR NOT NULL,      -- its event_id (the leads report's lead_id)
     site          VARCHAR NOT NULL,
     visitor_id    VARCHAR NOT NULL,
     ts            TIMESTAMP NOT NULL,
     name          VARCHAR,
     props         VARCHAR,               -- JSON: the allow-listed form fields
-    is_bot        BOOLEAN NOT NULL
+    is_bot        BOOLEAN NOT NULL,
+    status        VARCHAR NOT NULL,      -- submitted | sent (accepted) | invalid, unaccepted, spam, aborted, failed
+    status_reason VARCHAR                -- why the collector called it spam; NULL for the form plugin's own word
 );
 CREATE TABLE referrer_classes (domain VARCHAR NOT NULL, source VARCHAR NOT NULL, medium VARCHAR NOT NULL);
 CREATE TABLE source_classes (source VARCHAR NOT NULL, category VARCHAR);

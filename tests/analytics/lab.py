@@ -76,8 +76,15 @@ class Lab:
         self.pending.append(record(visitor, at, kind="conversion", page="/candidater", name=name, **kw))
         return self
 
-    def commit(self) -> Any:
-        result = ingest_records(self.store, self.registry, enumerate(self.pending, start=1), origin="import")
+    def verdict(self, visitor: str, at: datetime, of: str, status: str, **kw: Any) -> Lab:
+        """A form plugin's verdict (a status event) on the conversion whose event_id is `of`."""
+        self.pending.append(record(visitor, at, kind="status", page="/candidater", name=status, props={"of": of},
+                                   **kw))
+        return self
+
+    def commit(self, origin: str = "import") -> Any:
+        """Store the pending records, as imported lines or (origin "beacon") as live events would be."""
+        result = ingest_records(self.store, self.registry, enumerate(self.pending, start=1), origin=origin)
         assert result.rejected_total == 0, result.examples
         self.pending = []
         return result

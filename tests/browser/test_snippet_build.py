@@ -15,7 +15,7 @@ from .conftest import Collector, served_size
 
 def test_the_served_script_is_within_its_gzip_budget(collector: Collector) -> None:
     raw, gz = served_size(collector)
-    assert gz <= BUDGET_GZIP_BYTES == 1000, f"/s.js is {gz} bytes gzip -9 ({raw} raw): over the budget"
+    assert gz <= BUDGET_GZIP_BYTES == 1100, f"/s.js is {gz} bytes gzip -9 ({raw} raw): over the budget"
     assert raw == len(script())
 
 
