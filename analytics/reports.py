@@ -48,8 +48,8 @@ DEFAULT_LOOKBACK = 90
 FEW_CONVERSIONS = 30  # below this, say that differences between rows are mostly chance
 FEW_FOR_MARKOV = 100  # Markov estimates transition probabilities: it needs more
 LEADS_COLUMNS = ("ts", "site", "visitor_id", "conversion", "first_source", "first_medium", "first_campaign",
-                 "last_source", "last_medium", "last_campaign", "lead_id", "status", "first_channel", "last_channel",
-                 "path", "touches", "days_to_convert", "fields", "status_reason")
+                 "last_source", "last_medium", "last_campaign", "lead_id", "status", "outcome", "value",
+                 "first_channel", "last_channel", "path", "touches", "days_to_convert", "fields", "status_reason")
 # A conversion's status (DESIGN.md): the site accepted it (a lead) or rejected it.
 ACCEPTED = ("submitted", "sent")
 REJECTED = ("invalid", "unaccepted", "spam", "aborted", "failed")
@@ -84,11 +84,12 @@ class Filters:
     lookback: int
     include_bots: bool
     include_rejected: bool = False
+    outcome: str | None = None  # only the leads whose latest outcome this is
 
     def params(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "site": self.site, "conversion": self.conversion,
                 "lookback": self.lookback, "include_bots": self.include_bots,
-                "include_rejected": self.include_rejected}
+                "include_rejected": self.include_rejected, "outcome": self.outcome}
 
 
 # --- parameters ----------------------------------------------------------------------------------
@@ -124,7 +125,7 @@ def _utc_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 def filters(from_day: str | date | None = None, to_day: str | date | None = None, tz: str = DEFAULT_TZ,
             site: str | None = None, conversion: str | None = None, lookback: int | str = DEFAULT_LOOKBACK,
-            include_bots: bool = False, include_rejected: bool = False) -> Filters:
+            include_bots: bool = False, include_rejected: bool = False, outcome: str | None = None) -> Filters:
     """Check and convert the common report options (days become UTC instants at local midnight)."""
     zi = zone(tz)
     first, last = parse_day(from_day, "from"), parse_day(to_day, "to")
@@ -140,10 +141,13 @@ def filters(from_day: str | date | None = None, to_day: str | date | None = None
         raise ReportError("bad_site", "site must be a site name (lowercase letters, digits, '.', '_', '-')")
     if conversion is not None and (not isinstance(conversion, str) or not 0 < len(conversion) <= 120):
         raise ReportError("bad_conversion", "conversion must be a conversion name of at most 120 characters")
+    if outcome is not None and (not isinstance(outcome, str) or not 0 < len(outcome) <= 100):
+        raise ReportError("bad_outcome", "outcome must be an outcome name of at most 100 characters (inscrit...)")
     return Filters(start=_utc_midnight(first, zi) if first else None,
                    end=_utc_midnight(last + timedelta(days=1), zi) if last else None,
                    tz=tz, site=site or None, conversion=conversion or None, lookback=days,
-                   include_bots=bool(include_bots), include_rejected=bool(include_rejected))
+                   include_bots=bool(include_bots), include_rejected=bool(include_rejected),
+                   outcome=outcome or None)
 
 
 def parse_window(text: str | timedelta) -> timedelta:
@@ -205,29 +209,39 @@ def _rows(source: Source, query: str, params: dict[str, Any]) -> list[dict[str, 
 rows_of = _rows  # for the reports written in other modules (analytics/links.py)
 
 
-def attribution(source: Source, model: str, by: str = "channel", **options: Any) -> Report:
-    """Credited conversions per value of `by` under `model` (see the module docstring)."""
+def attribution(source: Source, model: str, by: str = "channel", value: bool = False, **options: Any) -> Report:
+    """Credited conversions per value of `by` under `model` (see the module docstring); with `value`, the
+    credited value of their outcomes (euros) too, and the rows ordered and shared by it."""
     _check(model, MODELS, "bad_model", "model")
     _check(by, DIMENSIONS, "bad_dimension", "dimension")
     f = filters(**options)
     sessions.prepare(source)
     params = f.params()
-    total = int(_rows(source, sql("journeys") + sql("conversions_total"), params)[0]["conversions"])
+    totals = _rows(source, sql("journeys") + sql("conversions_total"), params)[0]
+    total, total_value = int(totals["conversions"]), float(totals["credited_value"])
     if model == "markov":
         transitions = _rows(source, sql("journeys") + sql("markov_transitions").replace("{dimension}", by), params)
         credits = markov.attribute({(r["src"], r["dst"]): int(r["transitions"]) for r in transitions}, total)
         touched = {r["value"]: int(r["touched"]) for r in _rows(
             source, sql("journeys") + sql("attribution").replace("{dimension}", by).replace("{weight}", "linear"),
             params)}
-        found = [{"value": v, "conversions": c, "touched": touched.get(v, 0)} for v, c in credits.items()]
-        found.sort(key=lambda r: (-r["conversions"], r["value"]))
+        # The removal effects share the outcomes' value as they share the conversions.
+        found = [{"value": v, "conversions": c, "credited_value": c * total_value / total if total else 0.0,
+                  "touched": touched.get(v, 0)} for v, c in credits.items()]
     else:
         query = sql("journeys") + sql("attribution").replace("{dimension}", by).replace("{weight}", model)
         found = _rows(source, query, params)
+    measure, whole = ("credited_value", total_value) if value else ("conversions", float(total))
+    found.sort(key=lambda r: (-float(r[measure]), r["value"]))
     rows = [{by: r["value"], "conversions": round(float(r["conversions"]), 6),
-             "share": round(float(r["conversions"]) / total, 6) if total else 0.0,
+             **({"value": round(float(r["credited_value"]), 2)} if value else {}),
+             "share": round(float(r[measure]) / whole, 6) if whole else 0.0,
              "touched_conversions": int(r["touched"])} for r in found]
-    return Report(rows, (by, "conversions", "share", "touched_conversions"), _notes(total, model), total)
+    columns = (by, "conversions", *(("value",) if value else ()), "share", "touched_conversions")
+    notes = _notes(total, model)
+    if value and total and not total_value:
+        notes.append("No outcome with a value among these conversions: record them with webleads outcome import.")
+    return Report(rows, columns, notes, total)
 
 
 def funnel(source: Source, steps: list[str] | tuple[str, ...], window: str | timedelta = "7d",
@@ -243,7 +257,7 @@ def funnel(source: Source, steps: list[str] | tuple[str, ...], window: str | tim
     span = parse_window(window)
     f = filters(**options)
     sessions.prepare(source)
-    params: dict[str, Any] = {k: v for k, v in f.params().items() if k not in ("conversion", "lookback")}
+    params: dict[str, Any] = {k: v for k, v in f.params().items() if k not in ("conversion", "lookback", "outcome")}
     params["window"] = span
     params["missing"] = MISSING[by] if by else "all"
     matchers = []
@@ -336,7 +350,8 @@ def leads(source: Source, **options: Any) -> Report:
             "first_source": r["first_source"], "first_medium": r["first_medium"],
             "first_campaign": r["first_campaign"], "last_source": r["last_source"],
             "last_medium": r["last_medium"], "last_campaign": r["last_campaign"],
-            "lead_id": r["conversion_id"], "status": r["status"],
+            "lead_id": r["conversion_id"], "status": r["status"], "outcome": r["outcome"],
+            "value": None if r["outcome_value"] is None else float(r["outcome_value"]),
             "first_channel": r["first_channel"], "last_channel": r["last_channel"], "path": r["path"],
             "touches": int(r["touches"]), "days_to_convert": round(float(r["days_to_convert"]), 2),
             "fields": orjson.loads(fields) if fields else None, "status_reason": r["status_reason"],

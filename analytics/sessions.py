@@ -362,5 +362,8 @@ def open_dataset(path: str) -> duckdb.DuckDBPyConnection:
     conn.execute("SET enable_progress_bar = false")
     conn.execute(sql("dataset_open"), {"files": pattern})
     conn.execute("CREATE TABLE sites (name VARCHAR, origins VARCHAR[])")
+    # an export holds events only: no outcome is known from it
+    conn.execute("CREATE TABLE lead_outcomes (lead_id VARCHAR, outcome VARCHAR, value DECIMAL(14, 2), "
+                 "ts TIMESTAMP, recorded_at TIMESTAMP, origin VARCHAR)")
     prepare(conn)
     return conn

@@ -1,5 +1,6 @@
 -- Run by reports.attribution() after journeys.sql: each touch's share of its conversion under every
--- heuristic model, summed by the chosen dimension. {dimension} and {weight} come from allow-lists.
+-- heuristic model, summed by the chosen dimension (the conversions, and their outcomes' value in euros).
+-- {dimension} and {weight} come from allow-lists.
 , weighted AS (
     SELECT *,
            max(CASE WHEN channel <> 'Direct' THEN i END) OVER (PARTITION BY conversion_id) AS last_non_direct_i,
@@ -21,6 +22,7 @@ shares AS (
 )
 SELECT {dimension} AS value,
        sum({weight}) AS conversions,
+       sum({weight} * coalesce(outcome_value, 0)) AS credited_value,
        count(DISTINCT conversion_id) AS touched
 FROM shares
 GROUP BY {dimension}

@@ -7,7 +7,8 @@ SELECT conversion_id, converted_at, site, visitor_id, conversion,
        string_agg(channel, ' > ' ORDER BY i) AS path,
        count(*) FILTER (WHERE is_real_touch) AS touches,
        (epoch(converted_at) - epoch(min(touched_at))) / 86400.0 AS days_to_convert,
-       props AS fields, status, status_reason
+       props AS fields, status, status_reason, outcome, outcome_value
 FROM numbered
-GROUP BY conversion_id, converted_at, site, visitor_id, conversion, props, status, status_reason
+GROUP BY conversion_id, converted_at, site, visitor_id, conversion, props, status, status_reason, outcome,
+         outcome_value
 ORDER BY converted_at, conversion_id;
