@@ -18,7 +18,7 @@ clients, at pinned versions so that a rerun measures the same strings:
   odd clients that CrawlerDetect deems people).
 
 Cost: each detector parses every string of all the lists, uncached (the collector's LRU cache hides
-this cost for strings it has seen), interleaved round by round; the best round counts. Also checked:
+this cost for strings it has seen), interleaved round by round; the best round counts, in CPU time. Also checked:
 that our matcher gives is-bot's own verdict on every string, how is-bot's copy of the list differs
 from npm isbot's current one, and the memory the user-agent cache can hold at most.
 """
@@ -148,15 +148,16 @@ def npm_isbot_patterns() -> list[str]:
 # --- measures ------------------------------------------------------------------------------------
 def timed(detectors: dict[str, Callable[[str], object]], strings: list[str],
           rounds: int) -> tuple[dict[str, float], dict[str, list[object]]]:
-    """Best microseconds per string for each detector, taking turns each round; and their answers."""
+    """Best microseconds per string for each detector, taking turns each round; and their answers.
+    CPU time of this process, not wall time: on a shared machine the others' work weighs less."""
     best = {name: float("inf") for name in detectors}
     answers: dict[str, list[object]] = {}
     for _ in range(rounds):
         for name, detect in detectors.items():
             gc.collect()
-            started = time.perf_counter()
+            started = time.process_time()
             answers[name] = [detect(ua) for ua in strings]
-            best[name] = min(best[name], (time.perf_counter() - started) / len(strings) * 1e6)
+            best[name] = min(best[name], (time.process_time() - started) / len(strings) * 1e6)
     return best, answers
 
 

@@ -169,7 +169,7 @@ def _bot_matchers(patterns: Iterable[str]) -> tuple[
         if pattern != pattern.lower():
             slow.append(pattern)
         elif pattern.startswith("^") and "|" not in pattern:
-            start.append(pattern)  # tried at the start only, not at every position: half the time
+            start.append(pattern)  # tried at the start only, not again at every position
         else:
             anywhere.append(pattern)
     return (_Alternation.of(start), _Alternation.of(anywhere),
