@@ -7,6 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from webleads.collector.enrich import bot_pattern
+
 from conftest import ORIGIN, Server, webleads
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -98,10 +100,10 @@ def test_retried_event_id_is_acknowledged_but_stored_once(server: Server) -> Non
 
 @pytest.mark.parametrize("ua, reason", [
     ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 "
-     "Safari/537.36", "token headless"),
-    ("curl/8.5.0", "token curl"),
-    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "user-agent"),
-    ("Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)", "user-agent"),
+     "Safari/537.36", "headless"),
+    ("curl/8.5.0", "user-agent pattern"),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "user-agent pattern"),
+    ("Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)", "user-agent pattern"),
     (CHROME, "automation hint from the snippet"),
 ], ids=["headless", "curl", "googlebot", "uptimerobot", "hint"])
 def test_bots_are_flagged_not_dropped(server: Server, ua: str, reason: str) -> None:
@@ -109,6 +111,8 @@ def test_bots_are_flagged_not_dropped(server: Server, ua: str, reason: str) -> N
     assert post(server, '{"site":"ecloserie","url":"https://www.ecloserie.test/"%s}' % hint,
                 **{"User-Agent": ua}).status_code == 204
     server.stop()
+    if reason == "user-agent pattern":  # the reason names the rule of isbot's list that matched
+        reason += " " + str(bot_pattern(ua))
     assert server.query("SELECT is_bot, device, bot_reason FROM event_log") == [(True, "bot", reason)]
 
 

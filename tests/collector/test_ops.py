@@ -11,6 +11,7 @@ import duckdb
 import httpx
 
 from webleads.collector import ops
+from webleads.collector.enrich import bot_pattern
 from webleads.collector.journal import Journal
 from webleads.collector.registry import Registry
 from webleads.collector.rows import COLUMN_NAMES
@@ -197,6 +198,7 @@ def test_imported_and_api_events_without_user_agent_are_not_bots(tmp_path: Path)
         assert (result.accepted, result.rejected_total, dict(result.rejected)) == (2, 1, {"unknown_site": 1})
         rows = store.query("SELECT visitor_id, is_bot, bot_reason, device FROM event_log ORDER BY visitor_id")
         assert rows == [{"visitor_id": "v1", "is_bot": False, "bot_reason": None, "device": "other"},
-                        {"visitor_id": "v2", "is_bot": True, "bot_reason": "token curl", "device": "bot"}]
+                        {"visitor_id": "v2", "is_bot": True, "device": "bot",
+                         "bot_reason": f"user-agent pattern {bot_pattern('curl/8.0')}"}]
     finally:
         store.close()
