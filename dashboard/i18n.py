@@ -130,6 +130,8 @@ class Text:
         pattern = parse_pattern(self.locale.percent_formats[None].pattern)
         pattern.frac_prec = (0, digits)
         share = round(float(part or 0) / float(whole), digits + 2) + 0.0
+        if part and share == 0:  # one visit in thousands is not "0 %": say it is below the smallest step
+            return "<\u00a0" + format_percent(10.0 ** -(digits + 2), format=pattern, locale=self.locale)
         return format_percent(share, format=pattern, locale=self.locale, decimal_quantization=True)
 
     def day(self, value: object) -> str:

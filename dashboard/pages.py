@@ -157,14 +157,14 @@ def drop_text(t: Text, lost: int | None, before: int | None) -> str:
 
 
 # --- leads --------------------------------------------------------------------------------------------
-def _leads(store: Any, f: filters.Filters) -> tuple[reports.Report, int, dict[str, list[str]]]:
-    rows, total = data.leads(store, f)
+def _leads(store: Any, f: filters.Filters, t: Text) -> tuple[reports.Report, int, dict[str, list[str]]]:
+    rows, total = data.leads(store, f, t)
     return rows, total, data.names(store, f)
 
 
 async def leads(request: Request) -> Response:
     f = read_filters(request)
-    rows, total, suggestions = await run_in_threadpool(_leads, request.app.state.store, f)
+    rows, total, suggestions = await run_in_threadpool(_leads, request.app.state.store, f, Text(language(request)))
     # Newest first: the coordinator looks for this week's candidates. The CSV keeps the API's order
     # (oldest first), the contract for programs; the rows are the same.
     return page(request, "leads.html", report=list(reversed(rows)), total=total, conversions=suggestions["conversion"],

@@ -24,6 +24,8 @@ def test_percentages_and_missing_wholes() -> None:
     assert i18n.Text("fr").pct(1, 3) == "33,3\u00a0%"
     assert i18n.Text("en").pct(1, 3) == "33.3%"
     assert i18n.Text("fr").pct(1, 0) == "–"
+    assert i18n.Text("fr").pct(1, 5000) == "<\u00a00,1\u00a0%"
+    assert i18n.Text("en").pct(0, 5000) == "0%"
 
 
 @pytest.mark.parametrize(("raw", "clean"), [

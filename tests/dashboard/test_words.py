@@ -116,3 +116,16 @@ def test_no_english_left_on_french_pages(dash: Dash, client: httpx.Client) -> No
         page = re.sub(r'(data-value|value|datetime)="[^"]*"', "", client.get(path).text)
         for english in ("Organic Search", "Referral", "Unassigned", "(not set)", "Date (UTC)"):
             assert english not in page, (path, english)
+
+
+def test_the_leads_search_finds_what_the_page_shows(dash: Dash, client: httpx.Client) -> None:
+    """« Recherche naturelle » finds the leads that came through Organic Search, and the CSV holds the same rows."""
+    search = query(dash, q="recherche%20naturelle")
+    raw = client.get("/dashboard/leads?" + search).text
+    shown = re.findall(r'<th scope="row" data-value="([^"]+)">', raw)
+    api = dash.api("leads", dash.everything).json()["rows"]
+    expected = [r["ts"] for r in api if "Organic Search" in r["path"]]
+    assert 0 < len(shown) == len(expected) < len(api)
+    assert sorted(shown) == sorted(expected)
+    download = client.get("/dashboard/leads.csv?" + search).text
+    assert sorted(r["ts"] for r in csv.DictReader(io.StringIO(download))) == sorted(expected)
