@@ -85,6 +85,10 @@ class Text:
     def pgettext(self, context: str, message: str, **values: Any) -> str:
         return self.translations.pgettext(context, message) % values
 
+    def pair(self, name: str, value: str) -> str:
+        """"name: value", with French's space before the colon."""
+        return self.gettext("%(field)s: %(value)s", field=name, value=value)
+
     @cached_property
     def _labels(self) -> labels.Labels:
         return labels.Labels(self)

@@ -61,7 +61,7 @@ async def home(request: Request) -> Response:
     f = read_filters(request)
     t = Text(language(request))
     ov = await run_in_threadpool(overview.compute, request.app.state.store, f)
-    chart = charts.daily(ov.days, t.gettext("Visitors and conversions per day"), t.int, t.day)
+    chart = charts.daily(ov.days, t.gettext("Visitors and conversions per day"), t.int, t.day, pair=t.pair)
     return page(request, "overview.html", ov=ov, chart=chart, dimensions=overview.TOP_DIMENSIONS,
                 **_common(request, f, "overview"))
 
@@ -102,7 +102,8 @@ async def attribution(request: Request) -> Response:
     shown = comparison.rows[:COMPARE_ROWS]
     dumbbell = charts.dumbbell([t.value(f.by, r[f.by]) for r in shown],
                                [(t.model(m), [r[m] for r in shown]) for m in comparison.models],
-                               t.gettext("Each value's credit from one model to the next"), lambda v: t.dec(v, 1))
+                               t.gettext("Each value's credit from one model to the next"), lambda v: t.dec(v, 1),
+                               pair=t.pair)
     notes = attribution_notes(t, main, f.model)
     return page(request, "attribution.html", report=main, chart=chart, comparison=comparison, dumbbell=dumbbell,
                 notes=notes, models=reports.MODELS, dimensions=reports.DIMENSIONS, conversions=conversions,

@@ -16,7 +16,7 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
 from webleads.analytics import channels, reports
-from webleads.dashboard import i18n
+from webleads.dashboard import charts, i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE = ROOT / "dashboard" / "locale"
@@ -158,3 +158,10 @@ def test_the_catalogs_ship_with_the_package() -> None:
     assert len(files) == 2
     assert all(any(fnmatch(f, pattern) for pattern in patterns["webleads.dashboard"]) for f in files), files
     assert i18n.catalog_path("fr").is_file()
+
+
+def test_chart_tooltips_follow_the_language() -> None:
+    fr = i18n.Text("fr")
+    svg = str(charts.dumbbell(["Email"], [(fr.model("linear"), [1.5])], "t", lambda v: fr.dec(v, 1), pair=fr.pair))
+    assert "<title>Linéaire\u00a0: 1,5</title>" in svg
+    assert i18n.Text("en").pair("Linear", "1.5") == "Linear: 1.5"
