@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 Fmt = Callable[[float], str]
+Pair = Callable[[str, str], str]  # "name: value" in the page's language (French puts a space before ":")
+
+
+def _pair(name: str, value: str) -> str:
+    return f"{name}: {value}"
 WIDTH = 640
 
 
@@ -57,7 +62,7 @@ def hbars(bars: Sequence[Bar], title: str, fmt: Fmt, label_width: int = 210) -> 
 
 
 def daily(days: Sequence[dict[str, object]], title: str, fmt: Fmt, day_label: Callable[[object], str],
-          bar_key: str = "visitors", mark_key: str = "conversions") -> Markup:
+          bar_key: str = "visitors", mark_key: str = "conversions", pair: Pair = _pair) -> Markup:
     """Columns per day (visitors) with a second, darker column inside for conversions, on one scale;
     every few days labelled under the axis."""
     if not days:
@@ -81,8 +86,8 @@ def daily(days: Sequence[dict[str, object]], title: str, fmt: Fmt, day_label: Ca
         mark = float(d[mark_key] or 0)  # type: ignore[arg-type]
         h = bar / top_value * plot_h
         parts.append(f'<rect class="bar s0" x="{x + gap / 2:.1f}" y="{top + plot_h - h:.1f}" '
-                     f'width="{step - gap:.1f}" height="{h:.1f}"><title>{escape(day_label(d["day"]))}: '
-                     f'{escape(fmt(bar))} / {escape(fmt(mark))}</title></rect>')
+                     f'width="{step - gap:.1f}" height="{h:.1f}">'
+                     f'<title>{escape(pair(day_label(d["day"]), f"{fmt(bar)} / {fmt(mark)}"))}</title></rect>')
         if mark:
             mh = max(2.0, mark / top_value * plot_h)
             parts.append(f'<rect class="bar s1" x="{x + step * 0.25:.1f}" y="{top + plot_h - mh:.1f}" '
@@ -122,7 +127,7 @@ def funnel(steps: Sequence[Bar], drops: Sequence[str], title: str, fmt: Fmt) -> 
 
 
 def dumbbell(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str, fmt: Fmt,
-             label_width: int = 190) -> Markup:
+             label_width: int = 190, pair: Pair = _pair) -> Markup:
     """One row per value, one dot per model on a shared scale, a line from the smallest to the largest
     credit: the longer the line, the more the models disagree about that value."""
     if not labels or not series:
@@ -147,6 +152,6 @@ def dumbbell(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]
         for k, (cx, v) in enumerate(zip(xs, values, strict=True)):
             dy = (k - (len(series) - 1) / 2) * 4  # equal credits stay visible side by side
             parts.append(f'<circle class="dot s{k % 6}" cx="{cx:.1f}" cy="{y + dy:.1f}" r="5">'
-                         f'<title>{escape(series[k][0])}: {escape(fmt(v))}</title></circle>')
+                         f'<title>{escape(pair(series[k][0], fmt(v)))}</title></circle>')
     parts.append("</svg>")
     return Markup("".join(parts))

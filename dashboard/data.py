@@ -12,6 +12,7 @@ from webleads.analytics import reports, sessions
 from webleads.collector.store import Store
 
 from .filters import Filters
+from .i18n import Text
 from .render import sql
 
 
@@ -57,10 +58,12 @@ def funnel(store: Store, f: Filters, by: str | None = None) -> reports.Report:
     return reports.funnel(store, steps=f.steps, window=f.window, by=by, **f.report_options())
 
 
-def leads(store: Store, f: Filters) -> tuple[reports.Report, int]:
+def leads(store: Store, f: Filters, t: Text | None = None) -> tuple[reports.Report, int]:
     """The leads of the period (the analytics' rows and columns), narrowed by the dashboard's own filters
     (the status: accepted, rejected or all; a channel of first or last touch; a text in source, medium,
-    campaign or path); and the count before narrowing."""
+    campaign or path, as stored or as the page shows it in language `t`: « Recherche naturelle » finds
+    Organic Search); and the count before narrowing. The page and its CSV pass the same language, so the
+    file holds the rows on screen."""
     found = reports.leads(store, conversion=f.conversion, lookback=f.lookback, **f.report_options())
     total = len(found)
     rows = list(found)
@@ -72,7 +75,12 @@ def leads(store: Store, f: Filters) -> tuple[reports.Report, int]:
         needle = f.q.lower()
         keys = ("first_source", "first_medium", "first_campaign", "last_source", "last_medium", "last_campaign",
                 "path", "conversion")
-        rows = [r for r in rows if any(needle in str(r[k] or "").lower() for k in keys)]
+
+        def words(r: dict[str, Any]) -> str:
+            shown = [t.path(r["path"]), *(t.value(k.partition("_")[2], r[k]) for k in keys[:6])] if t else []
+            return "\n".join([*(str(r[k] or "") for k in keys), *shown]).lower()  # no match across two fields
+
+        rows = [r for r in rows if needle in words(r)]
     return reports.Report(rows, found.columns, found.notes, found.conversions), total
 
 

@@ -18,8 +18,9 @@ from webleads.collector.validate import Rejected
 
 from . import data, overview
 from .filters import Filters
+from .i18n import Text
 from .pages import read_filters
-from .render import secure
+from .render import language, secure
 
 
 def csv_response(text: str, name: str) -> Response:
@@ -72,8 +73,10 @@ async def funnel_csv(request: Request) -> Response:
 
 
 async def leads_csv(request: Request) -> Response:
+    t = Text(language(request))  # the search (q=) matches what the page showed, in its language
+
     def make(store: Any, f: Filters) -> tuple[Any, Any, str]:
-        report, _ = data.leads(store, f)
+        report, _ = data.leads(store, f, t)
         return report, report.columns, _name("leads", f)
 
     return await _download(request, make)

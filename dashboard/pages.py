@@ -61,7 +61,7 @@ async def home(request: Request) -> Response:
     f = read_filters(request)
     t = Text(language(request))
     ov = await run_in_threadpool(overview.compute, request.app.state.store, f)
-    chart = charts.daily(ov.days, t("ov.daily.caption"), t.int, t.day)
+    chart = charts.daily(ov.days, t.gettext("Visitors and conversions per day"), t.int, t.day, pair=t.pair)
     return page(request, "overview.html", ov=ov, chart=chart, dimensions=overview.TOP_DIMENSIONS,
                 **_common(request, f, "overview"))
 
@@ -76,11 +76,19 @@ def attribution_notes(t: Text, report: reports.Report, model: str) -> list[str]:
     total = report.conversions or 0
     notes = []
     if total == 0:
-        notes.append(t("at.none"))
+        notes.append(t.gettext("No conversion in this period: nothing to attribute."))
     elif total < reports.FEW_CONVERSIONS:
-        notes.append(t("at.few", total=t.int(total)))
+        notes.append(t.ngettext(
+            "Caution: only %(num)s conversion. With so few, a handful of leads more or less changes the order: "
+            "read the counts, not only the percentages.",
+            "Caution: only %(num)s conversions. With so few, a handful of leads more or less changes the order: "
+            "read the counts, not only the percentages.", total))
     if model == "markov" and 0 < total < reports.FEW_FOR_MARKOV:
-        notes.append(t("at.markov", total=t.int(total)))
+        notes.append(t.ngettext(
+            "The Markov model estimates the chances of moving from one channel to another: with %(num)s "
+            "conversion its results are unstable. Compare it with the linear or position-based model.",
+            "The Markov model estimates the chances of moving from one channel to another: with %(num)s "
+            "conversions its results are unstable. Compare it with the linear or position-based model.", total))
     return notes
 
 
@@ -88,13 +96,14 @@ async def attribution(request: Request) -> Response:
     f = read_filters(request)
     t = Text(language(request))
     main, comparison, conversions = await run_in_threadpool(_attribution, request.app.state.store, f)
-    bars = [charts.Bar(str(r[f.by]), r["conversions"], t.pct(r["conversions"], main.conversions))
+    bars = [charts.Bar(t.value(f.by, r[f.by]), r["conversions"], t.pct(r["conversions"], main.conversions))
             for r in main[:TOP_BARS]]
-    chart = charts.hbars(bars, t("at.chart", dimension=t(f"dim.{f.by}").lower()), lambda v: t.dec(v, 1))
+    chart = charts.hbars(bars, t.dim(f.by).chart, lambda v: t.dec(v, 1))
     shown = comparison.rows[:COMPARE_ROWS]
-    dumbbell = charts.dumbbell([str(r[f.by]) for r in shown],
-                               [(t(f"model.{m}"), [r[m] for r in shown]) for m in comparison.models],
-                               t("at.compare.chart"), lambda v: t.dec(v, 1))
+    dumbbell = charts.dumbbell([t.value(f.by, r[f.by]) for r in shown],
+                               [(t.model(m), [r[m] for r in shown]) for m in comparison.models],
+                               t.gettext("Each value's credit from one model to the next"), lambda v: t.dec(v, 1),
+                               pair=t.pair)
     notes = attribution_notes(t, main, f.model)
     return page(request, "attribution.html", report=main, chart=chart, comparison=comparison, dumbbell=dumbbell,
                 notes=notes, models=reports.MODELS, dimensions=reports.DIMENSIONS, conversions=conversions,
@@ -130,11 +139,10 @@ async def funnel(request: Request) -> Response:
     main, split, suggestions = await run_in_threadpool(_funnel, request.app.state.store, f)
     chart = None
     if main:
-        bars = [charts.Bar(_step_label(t, r["name"]), r["visitors"], t.pct(r["visitors"], main[0]["visitors"]))
+        bars = [charts.Bar(t.step(r["name"]), r["visitors"], t.pct(r["visitors"], main[0]["visitors"]))
                 for r in main]
-        drops = [f"−{t.int(r['drop_off'])} ({t.pct(r['drop_off'], prev['visitors'])})"
-                 for prev, r in zip(main, main[1:], strict=False)]
-        chart = charts.funnel(bars, drops, t("fu.chart"), t.int)
+        drops = [drop_text(t, r["drop_off"], prev["visitors"]) for prev, r in zip(main, main[1:], strict=False)]
+        chart = charts.funnel(bars, drops, t.gettext("Visitors at each step"), t.int)
     rows = [{"kind": s.partition(":")[0], "pattern": s.partition(":")[2]} for s in f.steps]
     rows += [{"kind": "pageview", "pattern": ""}] * max(1, 3 - len(rows))
     return page(request, "funnel.html", report=main, split=pivot(split, f.split, len(f.steps)) if split else None,
@@ -142,22 +150,27 @@ async def funnel(request: Request) -> Response:
                 dimensions=reports.DIMENSIONS, step_kinds=reports.STEP_KINDS, **_common(request, f, "funnel"))
 
 
-def _step_label(t: Text, step: str) -> str:
-    kind, _, pattern = step.partition(":")
-    return pattern if kind == "pageview" else f"{pattern} ({t(f'fu.kind.{kind}').split(' (')[0].lower()})"
+def drop_text(t: Text, lost: int | None, before: int | None) -> str:
+    """The visitors lost between two steps, under the chart: "−12 (25 %)", or "none lost"."""
+    if not lost:
+        return t.gettext("none lost")
+    return t.gettext("−%(lost)s (%(share)s)", lost=t.int(lost), share=t.pct(lost, before))
 
 
 # --- leads --------------------------------------------------------------------------------------------
-def _leads(store: Any, f: filters.Filters) -> tuple[reports.Report, int, dict[str, list[str]]]:
-    rows, total = data.leads(store, f)
+def _leads(store: Any, f: filters.Filters, t: Text) -> tuple[reports.Report, int, dict[str, list[str]]]:
+    rows, total = data.leads(store, f, t)
     return rows, total, data.names(store, f)
 
 
 async def leads(request: Request) -> Response:
     f = read_filters(request)
-    rows, total, suggestions = await run_in_threadpool(_leads, request.app.state.store, f)
-    return page(request, "leads.html", report=rows, total=total, conversions=suggestions["conversion"],
-                channels=channels.CHANNELS, statuses=filters.STATUS_FILTERS, **_common(request, f, "leads"))
+    rows, total, suggestions = await run_in_threadpool(_leads, request.app.state.store, f, Text(language(request)))
+    # Newest first: the coordinator looks for this week's candidates. The CSV keeps the API's order
+    # (oldest first), the contract for programs; the rows are the same.
+    return page(request, "leads.html", report=list(reversed(rows)), total=total,
+                conversions=suggestions["conversion"], channels=channels.CHANNELS, statuses=filters.STATUS_FILTERS,
+                **_common(request, f, "leads"))
 
 
 # --- campaign links -----------------------------------------------------------------------------------
@@ -182,16 +195,17 @@ async def links_page(request: Request) -> Response:
     if any(raw.values()):
         for name, param in FIELDS:
             if raw[name].strip() and raw[name].strip() != clean[name]:
-                messages.append(t("li.changed", raw=raw[name].strip(), clean=clean[name]))
+                messages.append(t.gettext("“%(raw)s” becomes “%(clean)s”.", raw=raw[name].strip(), clean=clean[name]))
             near = links.looks_like(clean[name], seen.get(param, []))
             if near:
-                warnings.append(t("li.near", value=clean[name], seen=near))
+                warnings.append(t.gettext("“%(value)s” looks like “%(seen)s”, already in use: is it the same thing?",
+                                          value=clean[name], seen=near))
         if not all(clean[name] for name in ("source", "medium", "campaign")):
-            warnings.append(t("li.need"))
+            warnings.append(t.gettext("Give the page address, the source, the medium and the campaign."))
         else:
             result = links.build(url, {param: clean[name] for name, param in FIELDS})
             if result is None:
-                warnings.append(t("li.bad_url"))
+                warnings.append(t.gettext("The address must start with http:// or https://."))
             else:
                 channel = await run_in_threadpool(channels.channel, clean["source"], clean["medium"], clean["campaign"])
     return page(request, "links.html", site=site, url=url, raw=raw, clean=clean, seen=seen, result=result,

@@ -35,10 +35,13 @@ STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; char
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment(lang: str) -> jinja2.Environment:
+    """The templates of one language: Jinja2's i18n extension with that language's catalog, newstyle
+    (values are escaped before they enter a message, and `%(name)s` reads as in Python)."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("webleads.dashboard", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.globals["static"] = static_url
     return env
 
@@ -90,7 +93,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     t = i18n.Text(lang)
     other = "en" if lang == "fr" else "fr"
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", other)]
-    html = environment().get_template(template).render(
+    html = environment(lang).get_template(template).render(
         t=t, lang=lang, path=request.url.path, switch_lang=f"{request.url.path}?{urlencode(query)}", **context)
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
     if request.query_params.get("lang") in i18n.LANGS:

@@ -152,7 +152,7 @@ def signed_in_state(browser: Any, dash: Dash) -> dict[str, Any]:
         tab.page.fill("#token", dash.token)
         with tab.page.expect_navigation():
             tab.page.click("form[action='/dashboard/signin'] button[type=submit]")
-        assert tab.page.locator("h1").inner_text() in ("Vue d'ensemble", "Overview")
+        assert tab.page.locator("h1").inner_text() in ("Vue d’ensemble", "Overview")
         return tab.context.storage_state()  # type: ignore[no-any-return]
     finally:
         tab.context.close()

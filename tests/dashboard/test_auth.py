@@ -135,7 +135,7 @@ def test_sign_in_refused_then_accepted_then_signed_out(dash: Dash, new_tab: Call
     page.fill("#token", "wl_not-a-token")
     with page.expect_navigation():
         page.click("form[action='/dashboard/signin'] button[type=submit]")
-    assert page.locator("#signin-message").inner_text().startswith("Ce jeton n'est pas reconnu")
+    assert page.locator("#signin-message").inner_text().startswith("Ce jeton n’est pas reconnu")
     assert page.locator("#token").get_attribute("aria-invalid") == "true"
     assert tab.context.cookies() == []
     shot(page, "signin-refused")
@@ -145,7 +145,7 @@ def test_sign_in_refused_then_accepted_then_signed_out(dash: Dash, new_tab: Call
     page.fill("#token", dash.token)
     with page.expect_navigation():
         page.click("form[action='/dashboard/signin'] button[type=submit]")
-    assert page.locator("h1").inner_text() == "Vue d'ensemble"
+    assert page.locator("h1").inner_text() == "Vue d’ensemble"
     (cookie,) = tab.context.cookies()
     assert cookie["name"] == "wl_session" and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert page.evaluate("document.cookie") == ""  # HttpOnly: out of the page's reach

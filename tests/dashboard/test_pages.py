@@ -111,6 +111,6 @@ def test_the_link_builder_normalises_suggests_and_copies(dash: Dash, new_tab: Ca
     with page.expect_navigation():
         page.click("#builder button[type=submit]")
     assert page.locator("#link").input_value().endswith("utm_campaign=formation-dev-2o26#programme")
-    assert page.locator("#link-channel").inner_text() == "Ce lien sera compté dans le canal « Email »."
-    assert "ressemble à « formation-dev-2026 »" in page.locator(".notice.warn").inner_text()
+    assert page.locator("#link-channel").inner_text() == "Ce lien sera compté dans le canal «\u00a0E-mail\u00a0»."
+    assert "ressemble à «\u00a0formation-dev-2026\u00a0»" in page.locator(".notice.warn").inner_text()
     shot(page, "links-builder")

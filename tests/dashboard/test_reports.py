@@ -145,14 +145,15 @@ def test_downloaded_csvs_equal_the_api_csv(dash: Dash, signed_in: Tab) -> None:
 def test_leads_filters_narrow_the_rows_and_the_download(dash: Dash, signed_in: Tab, shot: Callable[..., Any]) -> None:
     signed_in.open("/dashboard/leads?from={from}&to={to}".format(**dash.everything))
     api = dash.api("leads", dash.everything).json()["rows"]
-    assert [r[0] for r in signed_in.rows("leads")] == [r["ts"] for r in api]
+    newest_first = [r["ts"] for r in reversed(api)]
+    assert [r[0] for r in signed_in.rows("leads")] == newest_first
     shot(signed_in.page, "leads")
     signed_in.page.select_option("#channel", "Email")
     submit(signed_in)
     expected = [r for r in api if "Email" in (r["first_channel"], r["last_channel"])]
     assert 0 < len(expected) < len(api)
-    assert [r[0] for r in signed_in.rows("leads")] == [r["ts"] for r in expected]
-    got = download(signed_in, ".download a").decode()
+    assert [r[0] for r in signed_in.rows("leads")] == [r["ts"] for r in reversed(expected)]
+    got = download(signed_in, ".download a").decode()  # the API's order, oldest first
     assert [r["ts"] for r in csv.DictReader(io.StringIO(got))] == [r["ts"] for r in expected]
 
 
