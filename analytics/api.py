@@ -1,12 +1,14 @@
 """The token-protected report API under /api/v1/ (mounted by collector/app.py).
 
-    GET  /api/v1/reports/attribution  model, by, from, to, tz, site, conversion, lookback, include_bots,
-                                      include_rejected, format
+    GET  /api/v1/reports/attribution  model, by, from, to, tz, site, conversion, lookback, outcome, value,
+                                      include_bots, include_rejected, format
     GET  /api/v1/reports/funnel       step (repeated, in order), window, by, from, to, tz, site, include_bots,
                                       include_rejected, format
     GET  /api/v1/reports/leads        from, to, tz, site, conversion, lookback, include_bots, include_rejected,
                                       format
     GET  /api/v1/reports/declared     field, from, to, tz, site, conversion, lookback, include_bots,
+                                      include_rejected, outcome, format
+    GET  /api/v1/reports/roi          model, by, from, to, tz, site, conversion, lookback, outcome, include_bots,
                                       include_rejected, format
     POST /api/v1/events               a JSON event or array (the import columns): server-side events
     POST /api/v1/outcomes             {"lead_id", "outcome", "value"?, "ts"?} or an array: what became of leads
@@ -36,15 +38,17 @@ from webleads.collector.validate import Rejected
 
 from . import formats, reports
 from .declared import declared
+from .roi import roi
 
 MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
 COMMON = {"from", "to", "tz", "site", "include_bots", "include_rejected", "format"}
 ALLOWED = {
-    "attribution": COMMON | {"model", "by", "conversion", "lookback"},
+    "attribution": COMMON | {"model", "by", "conversion", "lookback", "outcome", "value"},
+    "roi": COMMON | {"model", "by", "conversion", "lookback", "outcome"},
     "funnel": COMMON | {"step", "window", "by"},
-    "leads": COMMON | {"conversion", "lookback"},
-    "declared": COMMON | {"field", "conversion", "lookback"},
+    "leads": COMMON | {"conversion", "lookback", "outcome"},
+    "declared": COMMON | {"field", "conversion", "lookback", "outcome"},
 }
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -83,10 +87,10 @@ def _params(request: Request, report: str) -> tuple[dict[str, Any], str]:
     if fmt not in ("json", "csv"):
         raise Rejected(400, "bad_format", "format must be json or csv")
     names = {"from": "from_day", "to": "to_day"}
-    for key in ("from", "to", "tz", "site", "conversion", "lookback", "model", "by", "window", "field"):
+    for key in ("from", "to", "tz", "site", "conversion", "lookback", "model", "by", "window", "field", "outcome"):
         if key in query:
             options[names.get(key, key)] = query[key]
-    for flag in ("include_bots", "include_rejected"):
+    for flag in ("include_bots", "include_rejected", "value"):
         if flag in query:
             value = query[flag].lower()
             if value not in ("true", "false", "1", "0", "yes", "no", ""):
@@ -126,6 +130,15 @@ async def leads(request: Request) -> Response:
     options, fmt = _params(request, "leads")
     result = await run_in_threadpool(lambda: reports.leads(request.app.state.store, **options))
     return _answer(result, fmt, "webleads-leads")
+
+
+@_authorised
+async def roi_report(request: Request) -> Response:
+    options, fmt = _params(request, "roi")
+    if "model" not in options:
+        raise Rejected(400, "missing_model", f"model is required: {', '.join(reports.MODELS)}")
+    result = await run_in_threadpool(lambda: roi(request.app.state.store, **options))
+    return _answer(result, fmt, f"webleads-roi-{options['model']}-{options.get('by', 'channel')}")
 
 
 @_authorised
@@ -192,6 +205,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/reports/funnel", funnel, methods=["GET"]),
         Route("/api/v1/reports/leads", leads, methods=["GET"]),
         Route("/api/v1/reports/declared", declared_report, methods=["GET"]),
+        Route("/api/v1/reports/roi", roi_report, methods=["GET"]),
         Route("/api/v1/events", events, methods=["POST"]),
         Route("/api/v1/outcomes", outcomes, methods=["POST"]),
     ]

@@ -18,6 +18,7 @@ from webleads.cli import Env, db_option
 from . import demo as demo_traffic
 from . import formats, reports, sessions, transfer
 from .declared import declared
+from .roi import ROI_DIMENSIONS, roi
 
 _REPORT_HELP = ("Days are local to --tz (default Europe/Paris); --to is included. Bots are left out unless "
                 "--include-bots, and conversions the site rejected (a status other than submitted or sent: "
@@ -53,6 +54,7 @@ def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _conversion_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--outcome", help="Only the leads whose latest outcome is this (webleads outcome import).")(fn)
     fn = click.option("--lookback", type=int, default=reports.DEFAULT_LOOKBACK, show_default=True,
                       help="Days before a conversion whose visits count.")(fn)
     return click.option("--conversion", help="Only conversions of this name (a form).")(fn)
@@ -108,13 +110,26 @@ def report() -> None:
                    "time_decay (7-day half-life) or markov (removal effect).")
 @click.option("--by", default="channel", show_default=True, type=click.Choice(reports.DIMENSIONS),
               help="What to credit.")
+@click.option("--value", is_flag=True, help="Credit the leads' outcome values (euros), not only their number.")
 @_conversion_options
 @_filter_options
 @db_option
-def report_attribution(env: Env, model: str, by: str, fmt: str | None, data_dir: str | None,
+def report_attribution(env: Env, model: str, by: str, value: bool, fmt: str | None, data_dir: str | None,
                        **options: Any) -> None:
     """Credited conversions per value of --by under --model."""
-    _run(env, data_dir, fmt, lambda src: reports.attribution(src, model=model, by=by, **options))
+    _run(env, data_dir, fmt, lambda src: reports.attribution(src, model=model, by=by, value=value, **options))
+
+
+@report.command("roi", epilog=_REPORT_HELP)
+@click.option("--model", "-m", required=True, type=click.Choice(reports.MODELS), help="The attribution model.")
+@click.option("--by", default="channel", show_default=True, type=click.Choice(ROI_DIMENSIONS),
+              help="What the costs and credits are summed by.")
+@_conversion_options
+@_filter_options
+@db_option
+def report_roi(env: Env, model: str, by: str, fmt: str | None, data_dir: str | None, **options: Any) -> None:
+    """Cost, credited conversions, cost per conversion, credited outcome value and its return on the cost."""
+    _run(env, data_dir, fmt, lambda src: roi(src, model=model, by=by, **options))
 
 
 @report.command("funnel", epilog=_REPORT_HELP)

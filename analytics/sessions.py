@@ -362,8 +362,10 @@ def open_dataset(path: str) -> duckdb.DuckDBPyConnection:
     conn.execute("SET enable_progress_bar = false")
     conn.execute(sql("dataset_open"), {"files": pattern})
     conn.execute("CREATE TABLE sites (name VARCHAR, origins VARCHAR[])")
-    # an export holds events only: no outcome is known from it
+    # an export holds events only: no outcome or cost is known from it
     conn.execute("CREATE TABLE lead_outcomes (lead_id VARCHAR, outcome VARCHAR, value DECIMAL(14, 2), "
                  "ts TIMESTAMP, recorded_at TIMESTAMP, origin VARCHAR)")
+    conn.execute("CREATE TABLE campaign_costs (site VARCHAR, day DATE, source VARCHAR, medium VARCHAR, "
+                 "campaign VARCHAR, cost DECIMAL(14, 2), imported_at TIMESTAMP)")
     prepare(conn)
     return conn
