@@ -12,6 +12,7 @@ WITH tagged AS (
                 ELSE e.type END AS type
     FROM event_log e
     LEFT JOIN conversions c ON e.type = 'conversion' AND c.site = e.site AND c.conversion_id = e.event_id
+                           AND c.origin = e.origin
     WHERE e.ts >= $start AND e.ts < $end
       AND ($site IS NULL OR e.site = $site)
 ),

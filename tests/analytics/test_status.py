@@ -199,3 +199,11 @@ def test_a_database_of_the_previous_version_upgrades_in_place(tmp_path: Path) ->
         assert lab.query("SELECT status FROM events WHERE type = 'conversion'") == [{"status": "spam"}]
     finally:
         lab.close()
+
+
+def test_a_verdict_names_a_conversion_of_its_own_way_in(lab: Lab) -> None:
+    """Event ids are scoped per site and way in: a public beacon cannot give a verdict on an API event."""
+    lab.convert("crm", T0, event_id="x").commit(origin="api")
+    lab.visit("crm", T0).verdict("crm", T0 + M, of="x", status="spam").commit(origin="beacon")
+    lab.convert("import", T0, event_id="y").verdict("import", T0 + M, of="y", status="invalid").commit()
+    assert leads(lab, include_rejected=True) == [("x", "submitted", None), ("y", "invalid", None)]
