@@ -1,8 +1,9 @@
 -- Run by sessions._build(), first: the conversions of the events in wl_scope with their status, into the
 -- derived table (sessions_build.sql then counts the accepted ones per session).
 -- - The form plugin's verdict: the latest status event naming the conversion (props.of = its event_id),
---   else 'submitted', within the scope of its event id (same site, same way in: wl_way). A verdict may come under another visitor id (the daily hash changed between the
---   submission and the verdict): sessions_scope_todo.sql brings the conversion's visitor into scope.
+--   else 'submitted', within the scope of its event id (same site, same way in: wl_way). A verdict may
+--   come under another visitor id (the daily hash changed between the submission and the verdict):
+--   sessions_scope_todo.sql brings the conversion's visitor into scope.
 -- - The collector's own signals, for live events only (origin beacon or pixel; imports and API events
 --   are exempt), read as 'spam' with a reason unless the plugin already rejected the conversion:
 --   no pageview of the visitor in the 30 minutes before (a form posted by a script that never loaded a
