@@ -158,18 +158,17 @@ def validate_event(event: Any, allowed_keys: frozenset[str] = BEACON_KEYS) -> In
     if not isinstance(bot, bool | int) or isinstance(bot, float):
         raise bad("bad_bot", "'bot' must be a boolean or a number")
     user_agent = _str(event, "user_agent", MAX_UA) if "user_agent" in allowed_keys else None
-    props = _props(event.get("props"))
     if kind == "status":
-        _check_status(name, props)
+        _check_status(name, event.get("props"))
     return Incoming(site=site, type=kind, name=name, url=url, referrer=referrer, visitor_id=visitor_id,
-                    event_id=event_id, ts=ts, props=props, bot_hint=bool(bot),
+                    event_id=event_id, ts=ts, props=_props(event.get("props")), bot_hint=bool(bot),
                     user_agent=user_agent)
 
 
-def _check_status(name: str | None, props: dict[str, Any] | None) -> None:
+def _check_status(name: str | None, props: Any) -> None:
     if name not in STATUSES:
         raise bad("bad_status", f"a status's 'name' must be one of: {', '.join(STATUSES)}")
-    of = (props or {}).get("of")
+    of = props.get("of") if isinstance(props, dict) else None
     if not isinstance(of, str) or not TOKEN_ID.match(of):
         raise bad("missing_of", "a status needs 'props.of', the event_id of its conversion")
 

@@ -17,8 +17,8 @@ WITH step_events AS (
       AND ($include_bots OR NOT wl_is_bot(is_bot, bot_reason, origin))
       -- a rejected conversion (its status in the derived `conversions`) is no step, unless $include_rejected
       AND ($include_rejected OR type <> 'conversion'
-           OR (site, event_id) NOT IN (SELECT site, conversion_id FROM conversions
-                                       WHERE status NOT IN ('submitted', 'sent')))
+           OR (site, event_id, origin) NOT IN (SELECT site, conversion_id, origin FROM conversions
+                                               WHERE status NOT IN ('submitted', 'sent')))
 )
 -- @start
 , reached1 AS (

@@ -36,6 +36,12 @@ CREATE OR REPLACE MACRO wl_channel(src, med, camp, cat) AS (
     END
 );
 
+-- wl_way: the way an event came in, as its event_id is scoped: the public beacon and pixel share one
+-- scope, imports and the API each have their own. A verdict names its conversion within its own scope.
+CREATE OR REPLACE MACRO wl_way(origin) AS (
+    CASE WHEN origin IN ('beacon', 'pixel') THEN 'public' ELSE origin END
+);
+
 -- wl_is_bot: a browser event without a user-agent is flagged as a bot. Since collector 0.1, imported
 -- lines and server-side events without one are not flagged; files written before still may be, and
 -- the reports keep those events (a back office confirming a lead is no bot).

@@ -29,6 +29,7 @@ narrow AS (
     LEFT JOIN site_hosts h ON h.site = e.site
     LEFT JOIN referrer_classes rc ON rc.domain = e.referrer_domain
     LEFT JOIN conversions cv ON e.type = 'conversion' AND cv.site = e.site AND cv.conversion_id = e.event_id
+                            AND cv.origin = e.origin
 ),
 keyed AS (
     -- source_key: what the page brings (NULL for a direct pageview or any other event)

@@ -41,7 +41,8 @@ CREATE TABLE conversions (
     props         VARCHAR,               -- JSON: the allow-listed form fields
     is_bot        BOOLEAN NOT NULL,
     status        VARCHAR NOT NULL,      -- submitted | sent (accepted) | invalid, unaccepted, spam, aborted, failed
-    status_reason VARCHAR                -- why the collector called it spam; NULL for the form plugin's own word
+    status_reason VARCHAR,               -- why the collector called it spam; NULL for the form plugin's own word
+    origin        VARCHAR NOT NULL       -- beacon | pixel | import | api: with site, what its event_id is unique in
 );
 CREATE TABLE referrer_classes (domain VARCHAR NOT NULL, source VARCHAR NOT NULL, medium VARCHAR NOT NULL);
 CREATE TABLE source_classes (source VARCHAR NOT NULL, category VARCHAR);

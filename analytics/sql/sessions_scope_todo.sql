@@ -4,7 +4,8 @@
 INSERT INTO wl_todo
 SELECT DISTINCT c.site, c.visitor_id
 FROM event_log v
-JOIN event_log c ON c.type = 'conversion' AND c.site = v.site AND c.event_id = json_extract_string(v.props, '$.of')
+JOIN event_log c ON c.type = 'conversion' AND c.site = v.site AND wl_way(c.origin) = wl_way(v.origin)
+                 AND c.event_id = json_extract_string(v.props, '$.of')
 WHERE v.type = 'status'
   AND (v.site, v.visitor_id) IN (SELECT site, visitor_id FROM wl_todo)
   AND (c.site, c.visitor_id) NOT IN (SELECT site, visitor_id FROM wl_todo);

@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS conversions (
 );
 ALTER TABLE conversions ADD COLUMN IF NOT EXISTS status VARCHAR;
 ALTER TABLE conversions ADD COLUMN IF NOT EXISTS status_reason VARCHAR;
+ALTER TABLE conversions ADD COLUMN IF NOT EXISTS origin VARCHAR;
 
 CREATE OR REPLACE VIEW events AS
 SELECT e.event_id, e.ts, e.received_at, e.site, e.type, e.name, e.visitor_id,
@@ -30,4 +31,4 @@ FROM event_log e
 ASOF LEFT JOIN sessions s
     ON e.site = s.site AND e.visitor_id = s.visitor_id AND e.ts >= s.started_at
 LEFT JOIN conversions c
-    ON e.type = 'conversion' AND c.site = e.site AND c.conversion_id = e.event_id;
+    ON e.type = 'conversion' AND c.site = e.site AND c.conversion_id = e.event_id AND c.origin = e.origin;

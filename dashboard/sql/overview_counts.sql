@@ -6,15 +6,20 @@
 -- here. Bots are told apart as the reports do (wl_is_bot, installed by the analytics' sessions.prepare):
 -- left out of every count but bot_events. Conversions are those the site accepted (their status in the
 -- analytics' derived `conversions`; one not derived yet counts), as in the reports.
-WITH period AS (
-    SELECT CAST({local_ts} AS DATE) AS day, e.visitor_id,
+WITH tagged AS (
+    SELECT e.ts, e.visitor_id, e.is_bot, e.bot_reason, e.origin,
            CASE WHEN e.type = 'conversion' AND c.status NOT IN ('submitted', 'sent') THEN 'rejected'
-                ELSE e.type END AS type,
-           wl_is_bot(e.is_bot, e.bot_reason, e.origin) AS bot
+                ELSE e.type END AS type
     FROM event_log e
     LEFT JOIN conversions c ON e.type = 'conversion' AND c.site = e.site AND c.conversion_id = e.event_id
+                           AND c.origin = e.origin
     WHERE e.ts >= $start AND e.ts < $end
       AND ($site IS NULL OR e.site = $site)
+),
+period AS (
+    SELECT CAST({local_ts} AS DATE) AS day, visitor_id, type,
+           wl_is_bot(is_bot, bot_reason, origin) AS bot
+    FROM tagged
 )
 SELECT day,
        count(DISTINCT visitor_id) FILTER (WHERE NOT bot) AS visitors,

@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from lab import T0, UA, Lab
 
 from webleads.analytics import reports, sessions
+from webleads.collector.store import migrations
 
 M = timedelta(minutes=1)
 NO_PAGEVIEW = "no pageview in the 30 minutes before"
@@ -170,3 +172,38 @@ def test_markov_counts_a_journey_with_only_rejected_conversions_as_not_convertin
     total = reports.attribution(lab.store, model="markov").conversions
     assert total == 2
     assert reports.attribution(lab.store, model="markov", include_rejected=True).conversions == 5
+
+
+def test_a_database_of_the_previous_version_upgrades_in_place(tmp_path: Path) -> None:
+    """Migrations 1-3 and the conversions table as the analytics built it before statuses: the events
+    view binds at once (status 'submitted' until the analytics run), then the derived tables are rebuilt."""
+    path = tmp_path / "old.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    for version, name, text in migrations():
+        if version < 4:
+            conn.execute(text)
+            conn.execute("INSERT INTO schema_migrations VALUES ($v, $n, now())", {"v": version, "n": name})
+    conn.execute("CREATE TABLE conversions (conversion_id VARCHAR NOT NULL, site VARCHAR NOT NULL, "
+                 "visitor_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, name VARCHAR, props VARCHAR, "
+                 "is_bot BOOLEAN NOT NULL)")
+    conn.close()
+    lab = Lab(path)
+    try:
+        lab.visit("v1", T0).convert("v1", T0 + M, event_id="a").verdict("v1", T0 + 2 * M, of="a", status="spam")
+        lab.commit()
+        lab.store.settle()
+        assert lab.query("SELECT type, status FROM events WHERE type = 'conversion'") == [
+            {"type": "conversion", "status": "submitted"}]
+        assert leads(lab, include_rejected=True) == [("a", "spam", None)]
+        assert lab.query("SELECT status FROM events WHERE type = 'conversion'") == [{"status": "spam"}]
+    finally:
+        lab.close()
+
+
+def test_a_verdict_names_a_conversion_of_its_own_way_in(lab: Lab) -> None:
+    """Event ids are scoped per site and way in: a public beacon cannot give a verdict on an API event."""
+    lab.convert("crm", T0, event_id="x").commit(origin="api")
+    lab.visit("crm", T0).verdict("crm", T0 + M, of="x", status="spam").commit(origin="beacon")
+    lab.convert("import", T0, event_id="y").verdict("import", T0 + M, of="y", status="invalid").commit()
+    assert leads(lab, include_rejected=True) == [("x", "submitted", None), ("y", "invalid", None)]

@@ -167,3 +167,32 @@ def test_overview_counts_agree_with_the_reports(dash: Dash, signed_in: Tab, shot
     assert visitors >= funnel[0]["visitors"] > 0
     days = signed_in.page.locator("#daily-title ~ details tbody tr").count()
     assert days == 101
+
+
+def test_the_leads_status_filter_shows_accepted_rejected_or_all(dash: Dash, signed_in: Tab) -> None:
+    """The demo's CF7 forms: spam and invalid submissions are left out by default, listed on demand."""
+    accepted = dash.api("leads", dash.everything).json()["rows"]
+    everything = dash.api("leads", {**dash.everything, "include_rejected": "1"}).json()["rows"]
+    rejected = [r for r in everything if r["status"] not in ("submitted", "sent")]
+    assert {r["status"] for r in rejected} >= {"spam", "invalid"}
+    assert len(everything) == len(accepted) + len(rejected)
+    signed_in.open("/dashboard/leads?from={from}&to={to}".format(**dash.everything))
+    assert [r[2] for r in signed_in.rows("leads")] == [r["status"] for r in accepted]
+    for choice, expected in (("rejected", rejected), ("all", everything)):
+        signed_in.page.select_option("#status", choice)
+        submit(signed_in)
+        assert [(r[0], r[2]) for r in signed_in.rows("leads")] == [(r["ts"], r["status"]) for r in expected]
+        got = download(signed_in, ".download a").decode()
+        assert [r["lead_id"] for r in csv.DictReader(io.StringIO(got))] == [r["lead_id"] for r in expected]
+
+
+def test_the_overview_says_how_many_submissions_were_rejected_by_status(dash: Dash, signed_in: Tab) -> None:
+    signed_in.open("/dashboard?from={from}&to={to}".format(**dash.everything))
+    shown = {s.get_attribute("data-status"): int(s.get_attribute("data-value") or 0)
+             for s in signed_in.page.locator("#rejected span").all()}
+    everything = dash.api("leads", {**dash.everything, "include_rejected": "1"}).json()["rows"]
+    expected: dict[str, int] = {}
+    for r in everything:
+        if r["status"] not in ("submitted", "sent"):
+            expected[r["status"]] = expected.get(r["status"], 0) + 1
+    assert shown == expected and shown
