@@ -60,6 +60,8 @@ RELAY_CONNECTIONS = 64
 # Waiting longer than this for one of them means the database process is saturated: answer 503 with
 # Retry-After rather than pile up requests.
 RELAY_POOL_SECONDS = 10.0
+# Relayed answers up to this size are read whole before they are sent on (see relay()).
+RELAY_ANSWER_BUFFER = 1024 * 1024
 # No read timeout: the database process is ours, and some answers legitimately take minutes (an
 # import or a backup run through the command channel, a large report).
 RELAY_TIMEOUT = httpx.Timeout(connect=5.0, read=None, write=30.0, pool=RELAY_POOL_SECONDS)
@@ -298,7 +300,7 @@ class FrontApp:
             self.refused(exc)
             await refuse(send, exc)
             return
-        except (httpx.InvalidURL, httpx.LocalProtocolError):  # what httpx cannot send on, it is not ours to
+        except (httpx.InvalidURL, httpx.LocalProtocolError):  # a target or header httpx will not send
             exc = Rejected(400, "bad_request", "this request cannot be relayed")
             self.refused(exc)
             await refuse(send, exc)
@@ -307,12 +309,36 @@ class FrontApp:
             await refuse(send, Rejected(503, "database_process_unavailable",
                                         "the collector's database process does not answer; retry in a moment"))
             return
+        kept = [(k, v) for k, v in response.headers.raw if k.decode("latin-1").lower() not in _HOP_RESPONSE]
+        start = {"type": "http.response.start", "status": response.status_code, "headers": kept}
         try:
-            await send({"type": "http.response.start", "status": response.status_code,
-                        "headers": [(k, v) for k, v in response.headers.raw
-                                    if k.decode("latin-1").lower() not in _HOP_RESPONSE]})
+            # An answer that fits RELAY_ANSWER_BUFFER (all but large downloads) is read whole and its
+            # connection handed back before the client gets it: a client that does not read its answers
+            # (or pipelines requests without reading) then holds nothing shared either.
+            chunks = response.aiter_raw()
+            held: list[bytes] = []
+            size = 0
+            whole = True
             try:
-                async for chunk in response.aiter_raw():
+                async for chunk in chunks:
+                    held.append(chunk)
+                    size += len(chunk)
+                    if size > RELAY_ANSWER_BUFFER:
+                        whole = False
+                        break
+            except httpx.HTTPError:
+                await refuse(send, Rejected(503, "database_process_unavailable",
+                                            "the collector's database process does not answer; retry in a moment"))
+                return
+            if whole:
+                await response.aclose()
+                await send(start)
+                await send({"type": "http.response.body", "body": b"".join(held)})
+                return
+            await send(start)
+            await send({"type": "http.response.body", "body": b"".join(held), "more_body": True})
+            try:
+                async for chunk in chunks:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except httpx.HTTPError:  # the database process went away mid-answer: end it short
                 log.warning("relayed answer to %s %s cut short", scope["method"], scope["path"])
