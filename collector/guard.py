@@ -9,8 +9,10 @@ then cost a task and a connection each, for as long as the client likes. This su
   connection's opening), the body within BODY_SECONDS of the head; then 408 and close. A connection
   that never sent a byte is closed quietly (browsers open such connections ahead of need).
 - a cap on the head's size, MAX_HEAD_BYTES: 431.
-- a cap on open connections per process, MAX_CONNECTIONS: further ones are closed at once, which
-  bounds memory (a cap on requests would refuse the keep-alive connections of real visitors).
+- a cap on open connections per process (MAX_CONNECTIONS, and below the process's limit of open
+  files): further ones are closed at once, which bounds memory and keeps descriptors for the work
+  in progress. uvicorn's `limit_concurrency` would instead answer each request past the limit with
+  its own 503 and a log line.
 - unreadable requests answered 400 without a log line.
 
 Every refusal has the project's error shape and is counted by reason (one log line per reason per
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -47,6 +50,8 @@ LINGER_SECONDS = 2.0
 # Open connections per process. Far above what a busy site keeps open (each visitor holds one or two
 # for a few seconds), far below what exhausts memory or descriptors.
 MAX_CONNECTIONS = 10_000
+# Descriptors kept for what is not a client connection (the database link, the relay's pool, files).
+RESERVED_FILES = 256
 WATCH_EVERY = 1.0
 
 Refused = Callable[[Rejected], None]
@@ -63,6 +68,7 @@ class GuardedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with deadlines, a head size cap and a connection cap."""
 
     refused: ClassVar[Refused]  # counts a refusal by reason; set by guarded_protocol()
+    max_connections: ClassVar[int] = MAX_CONNECTIONS
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -71,7 +77,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._tail = b""  # the last bytes of the previous chunk of head: its end may straddle two
         self._begun = False  # a request has started (its first byte came)
         self._lingering = False
-        if len(self.connections) > MAX_CONNECTIONS:
+        if len(self.connections) > self.max_connections:
             self.refused(Rejected(503, "too_many_connections", "too many open connections"))
             transport.abort()
             return
@@ -134,6 +140,8 @@ class GuardedHttpTools(HttpToolsProtocol):
             self._refuse(Rejected(408, "request_timeout", f"the request body took over {BODY_SECONDS:g} s"))
 
     def _refuse(self, exc: Rejected) -> None:
+        # A body that times out is counted here (request_timeout), and once more by the handler that was
+        # reading it (disconnected): it cannot tell a deadline from a client gone.
         self.refused(exc)
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
@@ -162,6 +170,26 @@ async def _watchdog(connections: set[Any], loop: asyncio.AbstractEventLoop) -> N
             conn.expired()
 
 
+def connection_cap() -> int:
+    """How many client connections this process can hold. The soft limit on open files is raised to
+    the hard one where allowed (systemd's default soft limit, 1024, is far below what a front can
+    serve): past it, accepting fails with EMFILE and the event loop logs an error for each attempt."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = MAX_CONNECTIONS + RESERVED_FILES
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                soft = target
+    except (ValueError, OSError):
+        return MAX_CONNECTIONS
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(16, min(MAX_CONNECTIONS, soft - RESERVED_FILES))
+
+
 def guarded_protocol(refused: Refused) -> type[GuardedHttpTools]:
     """The protocol class to give uvicorn (Config(http=...)), counting refusals with `refused`."""
-    return type("GuardedHttpTools", (GuardedHttpTools,), {"refused": staticmethod(refused)})
+    return type("GuardedHttpTools", (GuardedHttpTools,),
+                {"refused": staticmethod(refused), "max_connections": connection_cap()})

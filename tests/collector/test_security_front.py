@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from conftest import ORIGIN, Server, webleads
+from conftest import ORIGIN, Server, free_port, webleads
 
 BEACON = f'{{"site":"ecloserie","type":"event","name":"x","url":"{ORIGIN}/"}}'
 
@@ -116,6 +117,47 @@ def test_oversized_request_heads_are_refused(server: Server) -> None:
                       headers={"Cookie": "c=" + "b" * 16000}, timeout=10)
     assert pixel.status_code == 200, pixel.headers
     assert rejected(server).get("header_too_large") == 2
+
+
+class FewFilesServer(Server):
+    """A collector whose processes may open only FILES files, as under a low `ulimit -n`."""
+
+    FILES = 300
+
+    def launch(self) -> Server:
+        assert self.log_path is not None
+        limit = (self.FILES, self.FILES)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "webleads", "serve", "--db", str(self.db), "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit))
+        return self
+
+
+def test_connections_past_the_cap_are_closed_at_once(site_db: Path, tmp_path: Path) -> None:
+    srv = FewFilesServer(db=site_db, port=free_port(), log_path=tmp_path / "few.log").start()
+    socks = []
+    try:
+        for _ in range(400):
+            socks.append(connect(srv, timeout=5))
+        time.sleep(1)
+        closed = 0
+        for sock in socks:
+            sock.settimeout(0.01)
+            with contextlib.suppress(TimeoutError, BlockingIOError):
+                closed += sock.recv(1) == b""
+        assert closed >= 400 - FewFilesServer.FILES  # refused at once, not left waiting in the backlog
+    finally:
+        for sock in socks:
+            sock.close()
+    try:
+        time.sleep(0.5)
+        assert httpx.get(srv.url + "/healthz", timeout=5).status_code == 200
+        assert rejected(srv).get("too_many_connections", 0) >= 1
+        assert "Traceback" not in srv.log() and "Too many open files" not in srv.log(), srv.log()[-3000:]
+    finally:
+        srv.kill()
 
 
 # --- 9: no tracebacks from what clients do ------------------------------------------------------
