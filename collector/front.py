@@ -54,8 +54,8 @@ _HOP_REQUEST = {b"connection", b"keep-alive", b"te", b"trailer", b"upgrade", b"t
 # (1 MiB); the database process applies each route's own limit.
 RELAY_MAX_BODY = 1024 * 1024 + 4096
 # Connections to the database process, per front. Each is held only while the database process
-# answers (reports, commands, dashboard pages); the database process runs them on a thread pool of
-# about this size, so more would only queue there.
+# answers (reports, commands, dashboard pages); the database process runs those on its thread pool (a
+# few dozen threads), so more connections would only queue there.
 RELAY_CONNECTIONS = 64
 # Waiting longer than this for one of them means the database process is saturated: answer 503 with
 # Retry-After rather than pile up requests.
