@@ -156,7 +156,8 @@ navigateur. Vos visites ne seront plus mesurées dans ce navigateur (un réglage
 lui-même ; à refaire sur chaque navigateur). Pour être compté à nouveau, effacez les données du site dans
 votre navigateur.</p>
 {f"<ul>{items}</ul>" if items else "<p><strong>Ouvrez le lien de cette page donné par votre site</strong> "
-   "(son adresse se termine par <code>?site=</code> et le nom du site).</p>"}
+   "(son adresse se termine par <code>?site=</code> et le nom du site).</p><p lang='en'><small>Open the "
+   "link to this page that your site gives (it ends with <code>?site=</code> and the site's name).</small></p>"}
 <p lang="en"><small>Opt out: open your site's link above in this browser; visits from it are no longer
 counted.</small></p></body></html>"""
     return HTMLResponse(html, headers={"Cache-Control": "no-store", "Content-Security-Policy":
