@@ -1,6 +1,7 @@
 """The public port's HTTP protocol: uvicorn's httptools protocol with the limits uvicorn lacks.
 
-uvicorn offers a keep-alive timeout (idle time between two requests) and `limit_concurrency`; with
+uvicorn offers a keep-alive timeout (idle time between two requests, kept at its default) and
+`limit_concurrency`; its head size cap (`h11_max_incomplete_event_size`) applies to h11 only. With
 httptools it has no time limit on a request head or body, no cap on the head's size (llhttp buffers
 a header of any length), and it logs one warning per unreadable request. Held or endless requests
 then cost a task and a connection each, for as long as the client likes. This subclass adds:
