@@ -158,6 +158,7 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
 
     from webleads.collector.app import create_app
     from webleads.collector.front import FromFront, Fronts, ServerWithFronts, bind_public, quiet_uvicorn
+    from webleads.collector.guard import guarded_protocol
     from webleads.collector.remote import remove_serve_file, write_serve_file
 
     try:
@@ -198,8 +199,15 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
     rundir = None
     try:
         if settings.workers == 0:
+            # The public port: uvicorn's protocol with deadlines and size caps (collector/guard.py).
+            def refused(exc: Any) -> None:
+                collector = getattr(app.state, "collector", None)
+                if collector is not None:
+                    collector.reject(exc)
+
+            public = {**common, "http": guarded_protocol(refused), "ws": "none"}
             uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
-                                          log_level=settings.log_level, **common)).run()
+                                          log_level=settings.log_level, **public)).run()
             return
         # Front processes answer the public port; this process keeps the database and answers the
         # rest over a unix socket in a private directory (collector/front.py).

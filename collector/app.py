@@ -12,12 +12,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from . import endpoints, pages
-from .endpoints import Dispatch
+from .endpoints import Dispatch, Receive, Scope, Send, refuse
+from .hosts import AllowedHosts
 from .housekeeping import background
 from .ingest import Collector
 from .registry import embed_tag
@@ -135,8 +138,32 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         *extra_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found, 405: _not_allowed})
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CheckHost, settings=settings)],
+                    exception_handlers={404: _not_found, 405: _not_allowed, ClientDisconnect: _client_gone})
     return app
+
+
+class CheckHost:
+    """Refuses requests naming another host than this collector (collector/hosts.py), except on the
+    public paths. In front of every route, so relayed requests are checked here too."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.allowed = AllowedHosts(settings)
+        self.public = frozenset((settings.beacon_path, settings.pixel_path, settings.script_path))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.public:
+            host = next((v for k, v in scope["headers"] if k == b"host"), None)
+            if not self.allowed(host):
+                exc = Rejected(421, "unknown_host", "this collector does not answer to that name "
+                                                    "(see public_url)")
+                collector = getattr(scope["app"].state, "collector", None)
+                if collector is not None:
+                    collector.reject(exc)
+                await refuse(send, exc)
+                return
+        await self.app(scope, receive, send)
 
 
 def _prepare_sessions(store: Store) -> None:
@@ -150,6 +177,14 @@ def _prepare_sessions(store: Store) -> None:
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     return error_response(Rejected(404, "not_found", f"nothing at {request.url.path}; see / for what is here"))
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away while its body was read (a sign-in form, a command): nobody is left to
+    answer, and it is no fault of ours. Counted, not logged."""
+    gone = Rejected(400, "disconnected", "the client went away before the body ended")
+    request.app.state.collector.reject(gone)
+    return error_response(gone)
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:

@@ -34,7 +34,8 @@ import httpx
 import orjson
 import uvicorn
 
-from .endpoints import Receive, Scope, Send, refuse
+from .endpoints import Receive, Scope, Send, header_map, read_body, refuse
+from .guard import guarded_protocol
 from .ingest import Collector
 from .link import Link, LinkServer
 from .settings import Settings
@@ -43,8 +44,27 @@ from .validate import Rejected
 log = logging.getLogger("webleads.front")
 
 PEER_HEADER = b"x-webleads-peer"
-# Hop-by-hop headers are not relayed (RFC 9110 7.6.1); Date comes from the server that answers.
-_HOP_REQUEST = {b"connection", b"keep-alive", b"te", b"trailer", b"upgrade", b"transfer-encoding", PEER_HEADER}
+# Hop-by-hop headers are not relayed (RFC 9110 7.6.1); Date comes from the server that answers. The body
+# is read whole before it is relayed, so its length is the relay's to state, and no 100-continue is due.
+_HOP_REQUEST = {b"connection", b"keep-alive", b"te", b"trailer", b"upgrade", b"transfer-encoding", PEER_HEADER,
+                b"content-length", b"expect"}
+# The relay reads a request's body whole (the client's pace, bounded by the protocol's body deadline,
+# collector/guard.py) before it takes a connection to the database process: a client that sends its
+# body slowly, or never, holds nothing shared. The largest body behind the relay is the API's events
+# (1 MiB); the database process applies each route's own limit.
+RELAY_MAX_BODY = 1024 * 1024 + 4096
+# Connections to the database process, per front. Each is held only while the database process
+# answers (reports, commands, dashboard pages); the database process runs those on its thread pool (a
+# few dozen threads), so more connections would only queue there.
+RELAY_CONNECTIONS = 64
+# Waiting longer than this for one of them means the database process is saturated: answer 503 with
+# Retry-After rather than pile up requests.
+RELAY_POOL_SECONDS = 10.0
+# Relayed answers up to this size are read whole before they are sent on (see relay()).
+RELAY_ANSWER_BUFFER = 1024 * 1024
+# No read timeout: the database process is ours, and some answers legitimately take minutes (an
+# import or a backup run through the command channel, a large report).
+RELAY_TIMEOUT = httpx.Timeout(connect=5.0, read=None, write=30.0, pool=RELAY_POOL_SECONDS)
 _HOP_RESPONSE = {"connection", "keep-alive", "te", "trailer", "upgrade", "transfer-encoding", "date", "server"}
 
 
@@ -208,6 +228,12 @@ class FrontApp:
         self.core_path = core_path
         self.routes: dict[tuple[str, str], Any] = {}
 
+    def refused(self, exc: Rejected) -> None:
+        """A request the protocol refused (collector/guard.py): counted with the others."""
+        collector = getattr(self, "collector", None)
+        if collector is not None:
+            collector.reject(exc)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             handler = self.routes.get((scope["method"], scope["path"]))
@@ -230,8 +256,9 @@ class FrontApp:
             self.routes = self.collector.endpoints.routes
             # The relay is many clients' go-between: it must keep no cookie (a session cookie kept here
             # would sign every visitor in), follow no redirect and add no header of its own.
-            self.client = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=self.core_path),
-                                            timeout=httpx.Timeout(None, connect=10), follow_redirects=False,
+            limits = httpx.Limits(max_connections=RELAY_CONNECTIONS, max_keepalive_connections=RELAY_CONNECTIONS)
+            self.client = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=self.core_path, limits=limits),
+                                            timeout=RELAY_TIMEOUT, follow_redirects=False,
                                             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
         except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which exits
             await send({"type": "lifespan.startup.failed", "message": f"front process: {exc}"})
@@ -252,37 +279,66 @@ class FrontApp:
         if client:
             headers.append((PEER_HEADER, str(client[0]).encode("latin-1")))
         has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
-
-        async def body() -> Any:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return
-                yield message.get("body", b"")
-                if not message.get("more_body", False):
-                    return
-
+        try:
+            content = await read_body(receive, header_map(scope), RELAY_MAX_BODY) if has_body else None
+        except Rejected as exc:
+            self.refused(exc)
+            await refuse(send, exc)  # dropped by uvicorn if the client is gone
+            return
         target = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string") or b""
         url = "http://webleads" + target.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
         try:
-            request = self.client.build_request(scope["method"], url, headers=headers,
-                                                content=body() if has_body else None)
+            request = self.client.build_request(scope["method"], url, headers=headers, content=content)
             sent = {k for k, _ in headers}
             for name in (b"user-agent", b"accept", b"accept-encoding"):
                 if name not in sent:  # httpx's own defaults are not the client's
                     del request.headers[name.decode()]
             response = await self.client.send(request, stream=True)
+        except httpx.PoolTimeout:
+            exc = Rejected(503, "relay_busy", "the collector is busy answering reports; retry in a moment")
+            self.refused(exc)
+            await refuse(send, exc)
+            return
+        except (httpx.InvalidURL, httpx.LocalProtocolError):  # a target or header httpx will not send
+            exc = Rejected(400, "bad_request", "this request cannot be relayed")
+            self.refused(exc)
+            await refuse(send, exc)
+            return
         except httpx.HTTPError:
             await refuse(send, Rejected(503, "database_process_unavailable",
                                         "the collector's database process does not answer; retry in a moment"))
             return
+        kept = [(k, v) for k, v in response.headers.raw if k.decode("latin-1").lower() not in _HOP_RESPONSE]
+        start = {"type": "http.response.start", "status": response.status_code, "headers": kept}
         try:
-            await send({"type": "http.response.start", "status": response.status_code,
-                        "headers": [(k, v) for k, v in response.headers.raw
-                                    if k.decode("latin-1").lower() not in _HOP_RESPONSE]})
+            # An answer that fits RELAY_ANSWER_BUFFER (all but large downloads) is read whole and its
+            # connection handed back before the client gets it: a client that does not read its answers
+            # (or pipelines requests without reading) then holds nothing shared either.
+            chunks = response.aiter_raw()
+            held: list[bytes] = []
+            size = 0
+            whole = True
             try:
-                async for chunk in response.aiter_raw():
+                async for chunk in chunks:
+                    held.append(chunk)
+                    size += len(chunk)
+                    if size > RELAY_ANSWER_BUFFER:
+                        whole = False
+                        break
+            except httpx.HTTPError:
+                await refuse(send, Rejected(503, "database_process_unavailable",
+                                            "the collector's database process does not answer; retry in a moment"))
+                return
+            if whole:
+                await response.aclose()
+                await send(start)
+                await send({"type": "http.response.body", "body": b"".join(held)})
+                return
+            await send(start)
+            await send({"type": "http.response.body", "body": b"".join(held), "more_body": True})
+            try:
+                async for chunk in chunks:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except httpx.HTTPError:  # the database process went away mid-answer: end it short
                 log.warning("relayed answer to %s %s cut short", scope["method"], scope["path"])
@@ -322,8 +378,8 @@ def main() -> None:
     sock = socket.socket(fileno=int(config["fd"]))
     app = FrontApp(settings, config["link"], config["core"])
     server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_level=quiet_uvicorn(settings.log_level),
-                                           loop="auto",
-                                           http="auto", lifespan="on", timeout_graceful_shutdown=30,
+                                           loop="auto", http=guarded_protocol(app.refused), ws="none",
+                                           lifespan="on", timeout_graceful_shutdown=30,
                                            server_header=False, proxy_headers=False))
     server.run(sockets=[sock])
     if not server.started:

@@ -155,8 +155,9 @@ async def opt_out(request: Request) -> Response:
     write: each link opens the site at `/#webleads_ignore`, and the snippet sets the flag there. To
     be counted again, clear the site's data in the browser."""
     c = request.app.state.collector
-    name = request.query_params.get("site", "")
-    sites = [c.registry.get(name)] if c.registry.get(name) else list(c.registry.sites.values())
+    site = c.registry.get(request.query_params.get("site", ""))
+    # Only the site named in the link: this page is public, and the list of sites is not.
+    sites = [site] if site else []
     items = "".join(
         f'<li><strong>{escape(s.name)}</strong> : ' + " · ".join(
             f'<a href="{escape(o)}/#{OPT_OUT_FLAG}">ne plus compter ce navigateur sur {escape(o)}</a>'
@@ -170,7 +171,9 @@ async def opt_out(request: Request) -> Response:
 navigateur. Vos visites ne seront plus mesurées dans ce navigateur (un réglage est enregistré sur le site
 lui-même ; à refaire sur chaque navigateur). Pour être compté à nouveau, effacez les données du site dans
 votre navigateur.</p>
-<ul>{items or "<li>Aucun site enregistré.</li>"}</ul>
+{f"<ul>{items}</ul>" if items else "<p><strong>Ouvrez le lien de cette page donné par votre site</strong> "
+   "(son adresse se termine par <code>?site=</code> et le nom du site).</p><p lang='en'><small>Open the "
+   "link to this page that your site gives (it ends with <code>?site=</code> and the site's name).</small></p>"}
 <p lang="en"><small>Opt out: open your site's link above in this browser; visits from it are no longer
 counted.</small></p></body></html>"""
     return HTMLResponse(html, headers={"Cache-Control": "no-store", "Content-Security-Policy":
