@@ -244,6 +244,7 @@ def demo(env: Env, visitors: int, seed: int, site: str, remove: bool) -> None:
     if remove:
         if not exists:
             raise click.ClickException(f"there is no demo site {site!r}: nothing to remove")
+        demo_traffic.remove_closed_loop(env.store, site)
         deleted = registry.remove_site(site, purge_events=True)
         sessions.prepare(env.store)
         env.echo(f"Demo site '{site}' removed with its {deleted} event(s).")
@@ -257,10 +258,16 @@ def demo(env: Env, visitors: int, seed: int, site: str, remove: bool) -> None:
     env.echo(f"Demo traffic goes to the site '{site}', made for it (your own sites are not touched); "
              f"remove it with: webleads demo --remove")
     started = time.perf_counter()
-    records = ((i, {**r, "site": site}) for i, r in enumerate(demo_traffic.generate(visitors, seed), start=1))
+    extras = demo_traffic.Extras()
+    records = ((i, {**r, "site": site}) for i, r in enumerate(demo_traffic.generate(visitors, seed, extras=extras),
+                                                                 start=1))
     result = ingest_records(env.store, env.registry, records, origin="import",
                             retention_months=env.settings.retention_months)
+    loop = demo_traffic.write_closed_loop(env.store, site, extras)
     sessions.prepare(env.store)
     env.echo(f"Demo traffic for {visitors} visitors: {result.accepted} events stored, {result.duplicates} "
              f"already there, {result.rejected_total} rejected ({time.perf_counter() - started:.1f}s).")
+    env.echo(f"  with {loop['links']} short links and {loop['scans']} scans, the campaigns' costs, and "
+             f"{loop['outcomes']} new lead outcome(s); answers to the form field 'connu' "
+             f"(webleads report declared --field connu)")
     env.echo(f"Try: webleads report attribution --model position_based --site {site}")

@@ -94,9 +94,13 @@ def test_demo_writes_to_its_own_site_and_is_removed_whole(site_db: Path) -> None
     with_server = Server(db=site_db, port=0)
     assert with_server.query("SELECT DISTINCT site FROM event_log") == [("demo",)]
     assert with_server.query("SELECT name, demo FROM sites ORDER BY name") == [("demo", True), ("ecloserie", False)]
+    loop = ("SELECT (SELECT count(*) FROM short_links), (SELECT count(*) FROM link_scans), "
+            "(SELECT count(*) FROM campaign_costs), (SELECT count(*) FROM lead_outcomes)")
+    assert all(n > 0 for n in with_server.query(loop)[0][:3])  # 40 visitors may give no outcome
     removed = webleads("demo", "--remove", db=site_db).stdout
     assert "Demo site 'demo' removed" in removed
     assert with_server.query("SELECT count(*) FROM event_log") == [(0,)]
+    assert with_server.query(loop) == [(0, 0, 0, 0)]
     assert with_server.query("SELECT name FROM sites") == [("ecloserie",)]
     again = webleads("demo", "--remove", db=site_db, check=False)
     assert again.returncode == 1 and "nothing to remove" in again.stderr
