@@ -38,8 +38,8 @@ class Overview:
     top: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def local_time(tz: str, start: datetime, end: datetime, column: str = "ts") -> tuple[str, dict[str, Any]]:
-    """SQL for `column` (naive UTC) as a naive local time of `tz` between start and end, and its parameters.
+def local_time(tz: str, start: datetime, end: datetime) -> tuple[str, dict[str, Any]]:
+    """SQL for `ts` (naive UTC) as a naive local time of `tz` between start and end, and its parameters.
 
     DuckDB's timezone() costs about 40 ms per 100,000 rows; the offset is constant between daylight
     saving changes, so the expression is `ts + offset` with a CASE over the (rare) changes in the period,
@@ -67,17 +67,17 @@ def local_time(tz: str, start: datetime, end: datetime, column: str = "ts") -> t
         params[f"offset{i}"] = shift
         if i:
             params[f"since{i}"] = datetime.fromtimestamp(since, UTC).replace(tzinfo=None)
-            cases.append(f"WHEN {column} >= $since{i} THEN $offset{i}")
+            cases.append(f"WHEN ts >= $since{i} THEN $offset{i}")
     if not cases:
-        return f"({column} + $offset0)", params
-    return f"({column} + CASE {' '.join(cases)} ELSE $offset0 END)", params
+        return "(ts + $offset0)", params
+    return f"(ts + CASE {' '.join(cases)} ELSE $offset0 END)", params
 
 
 def compute(store: Store, f: Filters, now: datetime | None = None) -> Overview:
     sessions.prepare(store)  # the derived sessions (for the top lists) and the wl_is_bot macro
     start, end = f.instants()
     base = {"start": start, "end": end, "site": f.site}
-    shift, shift_params = local_time(f.tz, start, end, column="e.ts")
+    shift, shift_params = local_time(f.tz, start, end)
     counts = store.query(sql("overview_counts").replace("{local_ts}", shift), {**base, **shift_params})
     totals = next((r for r in counts if r["day"] is None), None)
     per_day = {r["day"]: r for r in counts if r["day"] is not None}
