@@ -19,6 +19,19 @@ COLUMN_NAMES: tuple[str, ...] = (
 )
 COLUMN_INDEX = {name: i for i, name in enumerate(COLUMN_NAMES)}
 
+# Event ids are unique per site and per way in: the public endpoints (anyone can choose an id there)
+# and the authenticated ones (API, import) are two scopes, so a beacon can never take the id of a
+# back-office event and have it dropped as a duplicate.
+PUBLIC_ORIGINS = ("beacon", "pixel")
+_ID, _SITE, _ORIGIN = COLUMN_INDEX["event_id"], COLUMN_INDEX["site"], COLUMN_INDEX["origin"]
+
+IdKey = tuple[str, bool, str]
+
+
+def id_key(row: tuple[object, ...] | list[object]) -> IdKey:
+    """What an event id is unique within: (site, came in publicly, id)."""
+    return (row[_SITE], row[_ORIGIN] in PUBLIC_ORIGINS, row[_ID])  # type: ignore[return-value]
+
 
 class Overloaded(Exception):
     """The write queue is full: answer 503 with Retry-After, accept nothing."""
