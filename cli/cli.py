@@ -143,6 +143,12 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from webleads.collector.enrich import Geo, GeoIPError
+
+    try:  # a file no lookup could read is refused now, not found out event by event
+        Geo(settings.geoip or None).close()
+    except GeoIPError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         store = Store(settings.db, settings.queue_events, settings.batch_events, settings.commit_linger_ms)
     except DatabaseLocked:

@@ -192,11 +192,14 @@ class FromFront:
 
 # --- in a front process --------------------------------------------------------------------------
 class FrontCollector(Collector):
-    """Refusals are counted by the database process, which answers /metrics (bots are counted there
-    from the rows themselves)."""
+    """Refusals and failed enrichments are counted by the database process, which answers /metrics
+    (bots are counted there from the rows themselves)."""
 
     def reject(self, exc: Rejected) -> None:
         self.store.count_rejection(exc.code)
+
+    def enrich_failed(self, step: str) -> None:
+        self.store.count_enrich_failure(step)
 
 
 class FrontApp:
