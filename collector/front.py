@@ -5,7 +5,7 @@ the event loop that answers beacons.
 that share it. A front answers the beacon, its preflight, the pixel and the snippet itself: it
 validates and enriches each event, then hands the rows to the database process over the link
 (collector/link.py) and answers 2xx only once they are committed. Every other request (root page,
-dashboard, API, metrics, the command channel) is relayed unchanged to the database process, which
+dashboard, API, metrics) is relayed unchanged to the database process, which
 listens on a unix socket in a private directory; the front tells it the client's address in
 X-Webleads-Peer.
 

@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,15 @@ from starlette.routing import BaseRoute, Route
 
 from . import ops
 from .registry import check_token
-from .store import COMMIT_BUCKETS
+from .store import COMMIT_BUCKETS, utcnow
 
 log = logging.getLogger("webleads.collector")
 
 PURGE_EVERY = 24 * 3600
 SUMMARY_EVERY = 60
+# The old daily salt is deleted this long after midnight UTC (a margin for a clock read a moment
+# early; an early wake-up finds nothing to delete and sleeps again until midnight).
+SALT_MARGIN = 1.0
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -178,10 +183,30 @@ async def _every(seconds: float, first: float, job: Any) -> None:
         await asyncio.sleep(seconds)
 
 
+def seconds_to_midnight(now: datetime) -> float:
+    """Seconds from `now` (naive UTC) to the next midnight UTC."""
+    return (datetime.combine(now.date() + timedelta(days=1), time()) - now).total_seconds()
+
+
 @contextlib.asynccontextmanager
-async def background(collector: Any) -> Any:
-    """Runs the daily purge (first one a minute after start) and the rejection summary."""
+async def background(collector: Any, clock: Callable[[], datetime] = utcnow) -> Any:
+    """Deletes the salts older than yesterday (at start, then just after each midnight UTC: a salt
+    never outlives its two days, even without traffic); runs the daily purge (first one a minute
+    after start) and the rejection summary. `clock` gives naive UTC time (a test moves it)."""
     last_seen: dict[str, int] = {}
+
+    async def forget_salts() -> None:
+        deleted = await run_in_threadpool(collector.registry.forget_old_salts, clock())
+        if deleted:
+            log.info("deleted %d daily salt(s) older than yesterday", deleted)
+
+    async def salt_loop() -> None:
+        while True:
+            await asyncio.sleep(seconds_to_midnight(clock()) + SALT_MARGIN)
+            try:
+                await forget_salts()
+            except Exception:  # logged, and tried again at the next midnight
+                log.exception("deleting old daily salts failed")
 
     async def purge_job() -> None:
         counts = await run_in_threadpool(ops.purge, collector.store, collector.settings.retention_months)
@@ -195,7 +220,9 @@ async def background(collector: Any) -> Any:
                 log.warning("rejected %d request(s) in the last minute: %s", new, reason)
             last_seen[reason] = n
 
-    tasks = [asyncio.create_task(_every(PURGE_EVERY, 60, purge_job)),
+    await forget_salts()
+    tasks = [asyncio.create_task(salt_loop()),
+             asyncio.create_task(_every(PURGE_EVERY, 60, purge_job)),
              asyncio.create_task(_every(SUMMARY_EVERY, SUMMARY_EVERY, summary_job))]
     try:
         yield

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import os
@@ -164,11 +165,22 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
+def make_private(*paths: str) -> None:
+    """Owner-only access to files that hold salts and captured form fields (made by an earlier
+    version, or under a loose umask; `webleads` itself adds 077 to the umask)."""
+    for path in paths:
+        with contextlib.suppress(OSError):  # absent, or not ours to change
+            mode = os.stat(path).st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(path, mode & 0o700)
+
+
 class Store:
     def __init__(self, path: str, queue_events: int = 100_000, batch_events: int = 20_000,
                  linger_ms: float = 0.0) -> None:
         self.path = path
         self.conn = connect(path)
+        make_private(path, path + ".wal")
         self.conn.execute(f"SET checkpoint_threshold = '{BACKSTOP_THRESHOLD}'")
         # DuckDB's own number of vacuum tasks, used at quiet moments only (see CHECKPOINT_BYTES)
         self._vacuum_tasks = int(self.conn.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0])  # type: ignore[index]
