@@ -42,6 +42,7 @@ from .rows import (
     StoreClosed,
     WriteResult,
     id_key,
+    scoped_id,
     utcnow,
 )
 
@@ -680,7 +681,7 @@ class Store:
         """The scoped ids (rows.id_key) the table holds for any of `ids`, over all time (imports, API
         events)."""
         batch_ids = pa.table({"event_id": pa.array(ids, pa.string())})  # noqa: F841 - read by DuckDB by name
-        return {(site, public, event_id) for site, public, event_id in self.conn.execute(
+        return {scoped_id(site, public, event_id) for site, public, event_id in self.conn.execute(
             "SELECT site, list_contains($public, origin), event_id FROM event_log "
             "WHERE event_id IN (SELECT event_id FROM batch_ids)", {"public": list(PUBLIC_ORIGINS)}).fetchall()}
 
@@ -692,7 +693,7 @@ class Store:
             "WHERE received_at >= $since AND NOT starts_with(event_id, $p) "
             "ORDER BY received_at DESC LIMIT $n", {"since": since, "p": _SERVER_ID_PREFIX, "n": RECENT_IDS_LIMIT,
                                                    "public": list(PUBLIC_ORIGINS)}).fetchall()
-        self._recent_ids = dict.fromkeys((site, public, event_id) for site, public, event_id in reversed(rows))
+        self._recent_ids = dict.fromkeys(scoped_id(site, public, event_id) for site, public, event_id in reversed(rows))
 
     def _remember(self, ids: list[IdKey]) -> None:
         recent = self._recent_ids
