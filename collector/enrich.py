@@ -255,7 +255,7 @@ class Geo:
             return _NO_GEO
         try:
             return read_geo_record(record)
-        except _Unreadable as exc:
+        except Exception as exc:  # noqa: BLE001 - _Unreadable, or a surprise: never worth an event
             self._failed(exc)
             return _NO_GEO
 
