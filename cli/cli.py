@@ -24,7 +24,7 @@ from webleads.collector.registry import (
     list_tokens,
     revoke_token,
 )
-from webleads.collector.remote import call_collector, read_serve_file
+from webleads.collector.remote import ChannelRefused, call_collector, read_serve_file
 from webleads.collector.settings import Settings, SettingsError, load_settings
 from webleads.collector.store import DatabaseLocked, Store
 
@@ -159,7 +159,7 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
     from webleads.collector.app import create_app
     from webleads.collector.front import FromFront, Fronts, ServerWithFronts, bind_public, quiet_uvicorn
     from webleads.collector.guard import guarded_protocol
-    from webleads.collector.remote import remove_serve_file, write_serve_file
+    from webleads.collector.remote import CHANNEL_NAME, CommandChannel, remove_serve_file, write_serve_file
 
     try:
         settings = load_settings({"db": db_path, "host": host, "port": port, "geoip": geoip,
@@ -169,6 +169,12 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from webleads.collector.enrich import Geo, GeoIPError
+
+    try:  # a file no lookup could read is refused now, not found out event by event
+        Geo(settings.geoip or None).close()
+    except GeoIPError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         store = Store(settings.db, settings.queue_events, settings.batch_events, settings.commit_linger_ms)
     except DatabaseLocked:
@@ -181,8 +187,16 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
     if ":" in settings.host and settings.host != "::":
         local_url = f"http://[{settings.host}]:{settings.port}"
 
+    # The private run directory (mode 0700): the command channel's socket, and with front processes
+    # their link to this one and this process's own socket.
+    rundir = tempfile.mkdtemp(prefix="webleads-")
+    channel_path = os.path.join(rundir, CHANNEL_NAME)
+
     def started(collector: Any) -> None:
-        app.state.serve_info = write_serve_file(settings.db, local_url)
+        info = write_serve_file(settings.db, channel_path, local_url)
+        channel = CommandChannel(channel_path, info.secret, lambda argv, tty: run_in_collector(collector, argv, tty))
+        channel.start()
+        app.state.serve_info, app.state.command_channel = info, channel
         click.echo(f"webleads is collecting into {settings.db}\n"
                    f"  open {settings.base_url}/ to see what to do next "
                    f"(dashboard: {settings.base_url}/dashboard)\n"
@@ -190,13 +204,15 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
 
     def stopping(collector: Any) -> None:
         remove_serve_file(settings.db, getattr(app.state, "serve_info", None))
+        channel = getattr(app.state, "command_channel", None)
+        if channel is not None:
+            channel.close()  # running commands finish before the store closes
 
     app.state.on_started = started
     app.state.on_stopping = stopping
     # X-Forwarded-For is read by the collector, from --trusted-proxy only (proxy_headers off).
     common: dict[str, Any] = {"access_log": False, "loop": "auto", "http": "auto", "timeout_graceful_shutdown": 30,
                               "server_header": False, "proxy_headers": False}
-    rundir = None
     try:
         if settings.workers == 0:
             # The public port: uvicorn's protocol with deadlines and size caps (collector/guard.py).
@@ -215,7 +231,6 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
             sock = bind_public(settings.host, settings.port)
         except OSError as exc:
             raise click.ClickException(str(exc.strerror)) from None
-        rundir = tempfile.mkdtemp(prefix="webleads-")  # mode 0700
         fronts = Fronts(settings, sock, os.path.join(rundir, "link.sock"), os.path.join(rundir, "core.sock"))
         app.state.fronts = fronts
         server = ServerWithFronts(uvicorn.Config(FromFront(app), uds=fronts.core_path,
@@ -225,8 +240,7 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
             raise click.ClickException("the collector did not start; see the messages above")
     finally:
         store.close()
-        if rundir:
-            shutil.rmtree(rundir, ignore_errors=True)
+        shutil.rmtree(rundir, ignore_errors=True)
 
 
 # --- sites, snippets, tokens ----------------------------------------------------------------------
@@ -430,6 +444,9 @@ def run_in_collector(collector: Any, argv: list[str], tty: bool) -> tuple[int, s
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Every file webleads makes is its owner's only: the database, its log and journal hold the daily
+    # salts and captured form fields, and DuckDB makes its log anew after each checkpoint.
+    os.umask(os.umask(0o077) | 0o077)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = cli.main(args=args, prog_name="webleads", standalone_mode=False)
@@ -458,8 +475,11 @@ def _forward(db: str, args: list[str]) -> int:
     absolute = _absolute_paths(args)
     try:
         answer = call_collector(info, absolute, sys.stdout.isatty())
+    except ChannelRefused as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 1
     except OSError as exc:
-        click.echo(f"Error: the collector holding {db} (pid {info.pid}) did not answer at {info.url}: "
+        click.echo(f"Error: the collector holding {db} (pid {info.pid}) did not answer on {info.socket}: "
                    f"{exc}", err=True)
         return 1
     sys.stdout.write(answer.get("stdout", ""))

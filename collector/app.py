@@ -74,17 +74,17 @@ async def home(request: Request) -> Response:
 
 
 def extra_routes() -> list[BaseRoute]:
-    """API, dashboard and the local command channel, from their own modules."""
+    """API, dashboard, metrics and opt-out, from their own modules. The local command channel is not
+    among them: it has its own unix socket (collector/remote.py), never the public port."""
     routes: list[BaseRoute] = []
     from webleads.analytics.api import routes as api_routes
     from webleads.dashboard import routes as dashboard_routes
 
     routes += api_routes() + dashboard_routes()
     from .housekeeping import routes as housekeeping_routes
-    from .remote import routes as remote_routes
     from .shortlinks import routes as link_routes
 
-    routes += remote_routes() + housekeeping_routes() + link_routes()
+    routes += housekeeping_routes() + link_routes()
     return routes
 
 

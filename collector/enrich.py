@@ -9,7 +9,8 @@ import itertools
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -245,42 +246,133 @@ NO_AGENT = AgentInfo(None, None, None, "other", False, None)
 
 
 # --- GeoIP ---------------------------------------------------------------------------------------
-class Geo:
-    """Country, region and city from a MaxMind-format database (GeoLite2 or DB-IP Lite)."""
+# Two layouts of .mmdb files are in use. MaxMind's (GeoLite2, DB-IP Lite): nested records,
+# {"country": {"iso_code"}, "subdivisions": [{"names": {...}}], "city": {"names": {...}}}. The flat one
+# of the ip-location-db packages (DB-IP's data republished on npm): {"country_code", "state1", "city"}.
+GEO_SAMPLE = 20  # records read at start to tell whether the file is of a layout we read
+GEO_LOG_EVERY = 60.0  # seconds between two log lines about failed lookups
+_NO_GEO: tuple[str | None, str | None, str | None] = (None, None, None)
 
-    def __init__(self, path: str | None) -> None:
-        self.reader = None
+
+class GeoIPError(ValueError):
+    """A GeoIP file that cannot be used; the message names the file and says why."""
+
+
+class _Unreadable(ValueError):
+    """A record of neither layout (a value of an unexpected type)."""
+
+
+class Geo:
+    """Country, region and city from a .mmdb database of either layout. A lookup never raises: a
+    record it cannot read gives no geo, and is counted (on_failure) and logged."""
+
+    def __init__(self, path: str | None, on_failure: Callable[[str], None] | None = None) -> None:
+        self.reader: Any = None
         self.path = path
+        self.failures = 0
+        self.on_failure = on_failure
+        self._logged_at = -GEO_LOG_EVERY
         if path:
             import maxminddb
 
-            self.reader = maxminddb.open_database(path)
+            try:
+                self.reader = maxminddb.open_database(path)
+            except Exception as exc:  # noqa: BLE001 - OSError, InvalidDatabaseError, ValueError
+                raise GeoIPError(f"GeoIP file {path} cannot be read: {exc}") from None
+            try:
+                self._check()
+            except GeoIPError:
+                self.reader.close()
+                raise
+
+    def _check(self) -> None:
+        """Refuse a file whose first records give no country in either layout (an ASN or ISP
+        database, another vendor's schema): it would give no geo at all."""
+        fields: set[str] = set()
+        seen = 0
+        try:
+            for _network, record in itertools.islice(self.reader, GEO_SAMPLE):
+                seen += 1
+                if isinstance(record, dict):
+                    fields.update(str(k) for k in record)
+                try:
+                    if read_geo_record(record)[0]:
+                        return
+                except _Unreadable:
+                    continue
+        except Exception as exc:  # noqa: BLE001 - a corrupt search tree or data section
+            raise GeoIPError(f"GeoIP file {self.path} cannot be read: {exc}") from None
+        found = f"its records hold {', '.join(sorted(fields)) or 'no field'}" if seen else "it holds no record"
+        raise GeoIPError(f"GeoIP file {self.path} cannot be read: {found}; expected a country, region and city "
+                         "database in MaxMind's layout (country.iso_code, as GeoLite2 and DB-IP Lite) or the flat "
+                         "one (country_code, state1, city, as the ip-location-db files)")
 
     def lookup(self, ip: str | None) -> tuple[str | None, str | None, str | None]:
         if self.reader is None or not ip:
-            return None, None, None
+            return _NO_GEO
         try:
             record = self.reader.get(ip)
-        except ValueError:
-            return None, None, None
-        if not isinstance(record, dict):
-            return None, None, None
-        country = (record.get("country") or record.get("registered_country") or {}).get("iso_code")
-        subdivisions = record.get("subdivisions") or []
-        region = None
-        if subdivisions:
-            region = _name(subdivisions[0])
-        city = _name(record.get("city") or {})
-        return country, region, city
+        except ValueError:  # not an address, or IPv6 in an IPv4-only file
+            return _NO_GEO
+        except Exception as exc:  # noqa: BLE001 - a corrupt file: the event is stored without geo
+            self._failed(exc)
+            return _NO_GEO
+        if record is None:
+            return _NO_GEO
+        try:
+            return read_geo_record(record)
+        except Exception as exc:  # noqa: BLE001 - _Unreadable, or a surprise: never worth an event
+            self._failed(exc)
+            return _NO_GEO
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if self.on_failure is not None:
+            self.on_failure("geo")
+        now = time.monotonic()
+        if now - self._logged_at >= GEO_LOG_EVERY:
+            self._logged_at = now
+            log.warning("GeoIP lookup in %s failed (%s); events are stored without country, region and city "
+                        "(counted in webleads_enrich_failures_total)", self.path, exc)
 
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()
 
 
+def read_geo_record(record: Any) -> tuple[str | None, str | None, str | None]:
+    """(country, region, city) of a record of either layout; _Unreadable if it is of neither."""
+    if not isinstance(record, dict):
+        raise _Unreadable(f"a record is a {type(record).__name__}, not a map")
+    if "country_code" in record:
+        return _text(record.get("country_code")), _text(record.get("state1")), _text(record.get("city"))
+    country = _map(record.get("country") or record.get("registered_country"))
+    subdivisions = record.get("subdivisions") or []
+    if not isinstance(subdivisions, list):
+        raise _Unreadable(f"'subdivisions' is a {type(subdivisions).__name__}")
+    region = _name(_map(subdivisions[0])) if subdivisions else None
+    return _text(country.get("iso_code")), region, _name(_map(record.get("city")))
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _Unreadable(f"{value!r} is not text")
+    return value[:MAX_VALUE]
+
+
+def _map(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Unreadable(f"{value!r} is not a map")
+    return value
+
+
 def _name(entry: dict[str, Any]) -> str | None:
-    names = entry.get("names") or {}
-    return names.get("fr") or names.get("en") or entry.get("iso_code")
+    names = _map(entry.get("names"))
+    return _text(names.get("fr")) or _text(names.get("en")) or _text(entry.get("iso_code"))
 
 
 # --- client IP and visitor --------------------------------------------------------------------

@@ -5,7 +5,7 @@ the event loop that answers beacons.
 that share it. A front answers the beacon, its preflight, the pixel and the snippet itself: it
 validates and enriches each event, then hands the rows to the database process over the link
 (collector/link.py) and answers 2xx only once they are committed. Every other request (root page,
-dashboard, API, metrics, the command channel) is relayed unchanged to the database process, which
+dashboard, API, metrics) is relayed unchanged to the database process, which
 listens on a unix socket in a private directory; the front tells it the client's address in
 X-Webleads-Peer.
 
@@ -212,11 +212,14 @@ class FromFront:
 
 # --- in a front process --------------------------------------------------------------------------
 class FrontCollector(Collector):
-    """Refusals are counted by the database process, which answers /metrics (bots are counted there
-    from the rows themselves)."""
+    """Refusals and failed enrichments are counted by the database process, which answers /metrics
+    (bots are counted there from the rows themselves)."""
 
     def reject(self, exc: Rejected) -> None:
         self.store.count_rejection(exc.code)
+
+    def enrich_failed(self, step: str) -> None:
+        self.store.count_enrich_failure(step)
 
 
 class FrontApp:

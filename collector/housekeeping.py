@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ PURGE_EVERY = 24 * 3600
 SUMMARY_EVERY = 60
 SCANS_EVERY = 2  # seconds between writes of the short links' scans
 QUIET_FIRST_CHECK = 2  # seconds after start: a site that went quiet while the collector was down is said at once
+# The old daily salt is deleted this long after midnight UTC (a margin for a clock read a moment
+# early; an early wake-up finds nothing to delete and sleeps again until midnight).
+SALT_MARGIN = 1.0
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -71,6 +75,9 @@ async def metrics(request: Request) -> Response:
         "# HELP webleads_events_rejected_total Requests refused, by reason.",
         "# TYPE webleads_events_rejected_total counter",
         *[f'webleads_events_rejected_total{{reason="{reason}"}} {n}' for reason, n in sorted(c.rejections.items())],
+        "# HELP webleads_enrich_failures_total Events stored without what an enrichment step adds (it failed).",
+        "# TYPE webleads_enrich_failures_total counter",
+        *[f'webleads_enrich_failures_total{{step="{step}"}} {n}' for step, n in sorted(c.enrich_failures.items())],
         "# HELP webleads_bots_flagged_total Events flagged as bots (stored, excluded from reports).",
         "# TYPE webleads_bots_flagged_total counter",
         f"webleads_bots_flagged_total {c.bots_flagged}",
@@ -194,10 +201,30 @@ async def _every(seconds: float, first: float, job: Any) -> None:
         await asyncio.sleep(seconds)
 
 
+def seconds_to_midnight(now: datetime) -> float:
+    """Seconds from `now` (naive UTC) to the next midnight UTC."""
+    return (datetime.combine(now.date() + timedelta(days=1), time()) - now).total_seconds()
+
+
 @contextlib.asynccontextmanager
-async def background(collector: Any) -> Any:
-    """Runs the daily purge (first one a minute after start) and the rejection summary."""
+async def background(collector: Any, clock: Callable[[], datetime] = utcnow) -> Any:
+    """Deletes the salts older than yesterday (at start, then just after each midnight UTC: a salt
+    never outlives its two days, even without traffic); runs the daily purge (first one a minute
+    after start) and the rejection summary. `clock` gives naive UTC time (a test moves it)."""
     last_seen: dict[str, int] = {}
+
+    async def forget_salts() -> None:
+        deleted = await run_in_threadpool(collector.registry.forget_old_salts, clock())
+        if deleted:
+            log.info("deleted %d daily salt(s) older than yesterday", deleted)
+
+    async def salt_loop() -> None:
+        while True:
+            await asyncio.sleep(seconds_to_midnight(clock()) + SALT_MARGIN)
+            try:
+                await forget_salts()
+            except Exception:  # logged, and tried again at the next midnight
+                log.exception("deleting old daily salts failed")
 
     async def purge_job() -> None:
         counts = await run_in_threadpool(ops.purge, collector.store, collector.settings.retention_months)
@@ -223,7 +250,9 @@ async def background(collector: Any) -> Any:
                 log.warning("rejected %d request(s) in the last minute: %s", new, reason)
             last_seen[reason] = n
 
-    tasks = [asyncio.create_task(_every(PURGE_EVERY, 60, purge_job)),
+    await forget_salts()
+    tasks = [asyncio.create_task(salt_loop()),
+             asyncio.create_task(_every(PURGE_EVERY, 60, purge_job)),
              asyncio.create_task(_every(SUMMARY_EVERY, SUMMARY_EVERY, summary_job)),
              asyncio.create_task(_every(s.quiet_check_seconds, QUIET_FIRST_CHECK, quiet_job)),
              asyncio.create_task(_every(SCANS_EVERY, SCANS_EVERY, scans_job))]

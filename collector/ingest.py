@@ -30,8 +30,10 @@ class Collector:
 
             registry = Registry(store)
         self.registry = registry
-        self.geo = Geo(settings.geoip or None)
+        self.geo = Geo(settings.geoip or None, on_failure=self.enrich_failed)
         self.rejections: dict[str, int] = {}
+        # Enrichment steps that failed (the event was stored without what they add), by step.
+        self.enrich_failures: dict[str, int] = {"geo": 0}
         self.bots_flagged = 0
         self._origins: frozenset[str] = frozenset()
         self._origins_of: object = None  # the registry's dict of sites they were taken from
@@ -43,6 +45,9 @@ class Collector:
 
     def reject(self, exc: Rejected) -> None:
         self.rejections[exc.code] = self.rejections.get(exc.code, 0) + 1
+
+    def enrich_failed(self, step: str) -> None:
+        self.enrich_failures[step] = self.enrich_failures.get(step, 0) + 1
 
     # --- the one straight line: events -> validated -> enriched rows -> committed --------------
     async def ingest(self, events: list[Any], ctx: Context, allowed_origin: str | None,

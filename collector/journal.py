@@ -40,7 +40,9 @@ class Journal:
     def __init__(self, directory: str | Path, columns: Sequence[str]) -> None:
         self.directory = Path(directory)
         self._header = orjson.dumps({"format": FORMAT, "columns": list(columns)})
-        self.directory.mkdir(exist_ok=True)
+        self.directory.mkdir(mode=0o700, exist_ok=True)  # its events hold captured form fields
+        with contextlib.suppress(OSError):  # a folder made by an earlier version; another user's stays
+            os.chmod(self.directory, 0o700)
         found = self.segments()
         self._next = int(found[-1].stem) + 1 if found else 1
         self._fd: int | None = None

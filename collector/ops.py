@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -80,24 +81,45 @@ def _delete_chunk(conn: duckdb.DuckDBPyConnection, site: str, cutoff: datetime) 
 
 
 # --- backups -----------------------------------------------------------------------------------
-def backup(store: Store, dest: str) -> int:
-    """Copy the whole database to a new DuckDB file `dest`, as one consistent snapshot.
+# Left empty in backups: a copy of the daily salts would make the day's visitor hashes linkable
+# back to an IP address and user-agent for as long as the copy is kept.
+NOT_BACKED_UP = ("daily_salts",)
 
-    Runs on a reading cursor: DuckDB's snapshot isolation gives a consistent copy while the writer
-    keeps committing. Returns the number of events in the copy."""
+
+def backup(store: Store, dest: str) -> int:
+    """Copy the database to a new DuckDB file `dest` (mode 0600), as one consistent snapshot, with
+    every table but NOT_BACKED_UP (their schema only).
+
+    Runs on a reading cursor, in one transaction: DuckDB's snapshot isolation gives a consistent copy
+    while the writer keeps committing. Returns the number of events in the copy."""
     target = Path(dest).resolve()
     if target.exists():
         raise FileExistsError(f"{target} exists already; give a new file name (backups never overwrite)")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     alias = f"backup_{os.getpid()}_{int(time.time() * 1000)}"
     store.settle()  # the events still in the journal, into event_log
     cur = store.cursor()
     try:
         source = cur.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         cur.execute(f"ATTACH '{quote_literal(str(target))}' AS {alias}")
+        os.chmod(target, 0o600)
         try:
-            cur.execute(f"COPY FROM DATABASE {source} TO {alias}")
+            cur.execute(f"COPY FROM DATABASE {source} TO {alias} (SCHEMA)")
+            cur.execute("BEGIN TRANSACTION")
+            tables = cur.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                                 "WHERE database_name = $d AND NOT internal AND NOT temporary",
+                                 {"d": source}).fetchall()
+            for schema, table in tables:
+                if table in NOT_BACKED_UP:
+                    continue
+                name = f"{_ident(schema)}.{_ident(table)}"
+                cur.execute(f"INSERT INTO {alias}.{name} SELECT * FROM {_ident(source)}.{name}")
             count = cur.execute(f"SELECT count(*) FROM {alias}.event_log").fetchone()[0]  # type: ignore[index]
+            cur.execute("COMMIT")
+        except Exception:
+            with contextlib.suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            raise
         finally:
             cur.execute(f"DETACH {alias}")
     except Exception:
@@ -107,6 +129,11 @@ def backup(store: Store, dest: str) -> int:
     finally:
         cur.close()
     return int(count)
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier (names read from DuckDB's catalog)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def restore(backup_file: str, db: str) -> tuple[int, str | None]:
@@ -132,6 +159,7 @@ def restore(backup_file: str, db: str) -> tuple[int, str | None]:
         if companion.exists():
             companion.rename(stamp + suffix)
     shutil.copyfile(source, target)
+    os.chmod(target, 0o600)
     return int(count), kept
 
 

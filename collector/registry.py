@@ -146,6 +146,16 @@ class Registry:
     async def salt_async(self, now: datetime) -> bytes:
         return await run_in_threadpool(self.salt_for, now)
 
+    def forget_old_salts(self, now: datetime) -> int:
+        """Delete the salts older than yesterday (run at start and just after each midnight UTC, so a
+        salt is never kept past two days, traffic or not); returns how many were deleted."""
+        oldest = now.date() - timedelta(days=1)
+        deleted = self.store.run_write(lambda conn: conn.execute(
+            "DELETE FROM daily_salts WHERE day < $d", {"d": oldest}).fetchone())
+        with self._lock:
+            self._salts = {day: salt for day, salt in self._salts.items() if day >= oldest}
+        return int(deleted[0]) if deleted else 0
+
     def salt_for(self, now: datetime) -> bytes:
         day = now.date()
         salt = self.cached_salt(now)

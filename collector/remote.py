@@ -1,28 +1,43 @@
 """The local command channel: `webleads` commands run inside the collector while it holds the file.
 
-DuckDB lets one process open a file. While `webleads serve` runs, it writes `<db>.serve.json`
-(mode 0600: its address, a random secret, its pid) beside the database. A command that finds the
-file locked sends its arguments to `POST /_webleads/cli` with that secret; the collector runs the
-same click command in-process, on its own store, and answers the output and exit code.
+DuckDB lets one process open a file. While `webleads serve` runs, it listens for commands on a unix
+socket, `cli.sock`, in its private run directory (mode 0700, made at start; the front processes'
+link sockets are there too), never on the public port. It writes `<db>.serve.json` beside the database
+(mode 0600, created exclusively and put in place by a rename, so a file or link planted there
+beforehand is replaced, never written through): the socket's path, a random secret and its pid. A
+command that finds the database locked checks that the serve file, the run directory and the socket
+belong to the user running it (or refuses, naming the user to run it as), then sends its arguments
+and the secret; the collector runs the same click command in-process, on its own store, and answers
+the output and exit code.
+
+Frames on the socket are a 4-byte big-endian length and a JSON object: the command
+{"secret", "argv", "tty"}, then the answer {"exit_code", "stdout", "stderr"}.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import pwd
 import secrets
-import urllib.request
+import socket
+import stat
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
-CLI_PATH = "/_webleads/cli"
+log = logging.getLogger("webleads.remote")
+
+CHANNEL_NAME = "cli.sock"
+MAX_REQUEST = 1 << 20  # a command line, its arguments and the secret
+REQUEST_SECONDS = 30.0  # to send the command once connected
+CLOSE_SECONDS = 30.0  # how long a stopping collector lets running commands finish
 
 
 def serve_file(db: str) -> Path:
@@ -31,24 +46,44 @@ def serve_file(db: str) -> Path:
 
 @dataclass(frozen=True)
 class ServeInfo:
-    url: str
+    socket: str  # the command channel's unix socket
     secret: str
     pid: int
+    url: str  # the collector's local address, for messages only
+    owner: int = -1  # the serve file's owner (read from the file system, not from the file)
 
 
-def write_serve_file(db: str, url: str) -> ServeInfo:
-    info = ServeInfo(url=url, secret=secrets.token_urlsafe(32), pid=os.getpid())
+class ChannelRefused(Exception):
+    """The command channel cannot be trusted or reached; the message says what to do."""
+
+
+def write_serve_file(db: str, socket_path: str, url: str) -> ServeInfo:
+    info = ServeInfo(socket=socket_path, secret=secrets.token_urlsafe(32), pid=os.getpid(), url=url,
+                     owner=os.geteuid())
     path = serve_file(db)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(info.__dict__, fh)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"socket": info.socket, "secret": info.secret, "pid": info.pid, "url": info.url}, fh)
+        os.replace(temporary, path)  # replaces whatever was there (a link is not followed)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return info
 
 
 def read_serve_file(db: str) -> ServeInfo | None:
     try:
-        data = json.loads(serve_file(db).read_text())
-        return ServeInfo(url=str(data["url"]), secret=str(data["secret"]), pid=int(data["pid"]))
+        fd = os.open(serve_file(db), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            owner = os.fstat(fh.fileno()).st_uid
+            data = json.loads(fh.read(MAX_REQUEST))
+        return ServeInfo(socket=str(data["socket"]), secret=str(data["secret"]), pid=int(data["pid"]),
+                         url=str(data.get("url", "")), owner=owner)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -59,32 +94,147 @@ def remove_serve_file(db: str, info: ServeInfo | None) -> None:
         serve_file(db).unlink(missing_ok=True)
 
 
-async def run_cli(request: Request) -> Response:
-    info: ServeInfo | None = getattr(request.app.state, "serve_info", None)
-    auth = request.headers.get("authorization", "")
-    if info is None or not secrets.compare_digest(auth, f"Bearer {info.secret}"):
-        return JSONResponse({"error": "unauthorized", "reason": "wrong or missing local secret"},
-                            status_code=401)
-    try:
-        payload = orjson.loads(await request.body())
-        argv = [str(a) for a in payload["argv"]]
-        tty = bool(payload.get("tty", False))
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return JSONResponse({"error": "bad_request", "reason": "expected {argv, tty}"}, status_code=400)
-    from webleads.cli import run_in_collector
+# --- the collector's side ---------------------------------------------------------------------------
+class CommandChannel:
+    """Serves commands on a unix socket; `run(argv, tty)` returns (exit code, stdout, stderr). Plain
+    threads: commands are rare, and one may run for minutes (an import) without holding the loop."""
 
-    code, out, err = await run_in_threadpool(run_in_collector, request.app.state.collector, argv, tty)
-    return JSONResponse({"exit_code": code, "stdout": out, "stderr": err})
+    def __init__(self, path: str, secret: str, run: Callable[[list[str], bool], tuple[int, str, str]]) -> None:
+        self.path = path
+        self.secret = secret.encode()
+        self.run = run
+        self.sock: socket.socket | None = None
+        self.handlers: set[threading.Thread] = set()
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(self.path)
+        os.chmod(self.path, 0o600)
+        sock.listen(16)
+        self.sock = sock
+        threading.Thread(target=self._accept, name="webleads-commands", daemon=True).start()
+
+    def _accept(self) -> None:
+        assert self.sock is not None
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), name="webleads-command", daemon=True)
+            with self.lock:
+                self.handlers.add(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            with conn:
+                conn.settimeout(REQUEST_SECONDS)
+                try:
+                    answer = self._answer(_read_frame(conn, MAX_REQUEST))
+                except (OSError, ValueError) as exc:  # cut short, too large, or not a frame
+                    answer = _error(f"bad request on the command channel: {exc}")
+                conn.settimeout(None)
+                with contextlib.suppress(OSError):  # the command went away: nobody to tell
+                    conn.sendall(_frame(answer))
+        finally:
+            with self.lock:
+                self.handlers.discard(threading.current_thread())
+
+    def _answer(self, payload: bytes) -> dict[str, Any]:
+        try:
+            request = orjson.loads(payload)
+            given = str(request["secret"]).encode("utf-8", "surrogatepass")
+            argv = [str(a) for a in request["argv"]]
+            tty = bool(request.get("tty", False))
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _error("expected {secret, argv, tty} on the command channel")
+        if not secrets.compare_digest(given, self.secret):  # bytes: any text compares, none raises
+            return _error("wrong local secret on the command channel (is <db>.serve.json current?)")
+        code, out, err = self.run(argv, tty)
+        return {"exit_code": code, "stdout": out, "stderr": err}
+
+    def close(self, timeout: float = CLOSE_SECONDS) -> None:
+        """Take no more commands; let the running ones finish (up to `timeout`), before the store closes."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        with self.lock:
+            running = list(self.handlers)
+        for thread in running:
+            thread.join(timeout)
+
+
+def _error(reason: str) -> dict[str, Any]:
+    return {"exit_code": 2, "stdout": "", "stderr": f"Error: {reason}\n"}
+
+
+def _frame(message: dict[str, Any]) -> bytes:
+    payload = orjson.dumps(message)
+    return len(payload).to_bytes(4, "big") + payload
+
+
+def _read_exactly(conn: socket.socket, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = conn.recv(min(left, 1 << 20))
+        if not chunk:
+            raise ValueError("the connection closed mid-frame")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(conn: socket.socket, limit: int | None) -> bytes:
+    size = int.from_bytes(_read_exactly(conn, 4), "big")
+    if limit is not None and size > limit:
+        raise ValueError(f"a frame of {size} bytes")
+    return _read_exactly(conn, size)
+
+
+# --- the command's side -----------------------------------------------------------------------------
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def check_channel(info: ServeInfo) -> None:
+    """Refuse a channel another user could have set up: the serve file, the socket's directory and
+    the socket must be the current user's, the directory writable by no one else."""
+    me = os.geteuid()
+    path = Path(info.socket)
+    try:
+        directory, sock = os.lstat(path.parent), os.lstat(path)
+    except OSError as exc:
+        raise ChannelRefused(f"the collector's command socket {path} is gone ({exc.strerror}); "
+                             f"is the collector (pid {info.pid}) still running?") from None
+    for what, owner in (("serve file", info.owner), ("command socket", sock.st_uid),
+                        ("command socket's folder", directory.st_uid)):
+        if owner != me:
+            name = _user(owner)
+            raise ChannelRefused(f"the collector's {what} ({path if 'socket' in what else 'beside the database'}) "
+                                 f"belongs to user {name}; run this command as {name} "
+                                 f"(sudo -u {name} webleads ...)")
+    if not stat.S_ISSOCK(sock.st_mode) or not stat.S_ISDIR(directory.st_mode) or directory.st_mode & 0o022:
+        raise ChannelRefused(f"{path} is not a collector's private command socket; stop whatever made it")
 
 
 def call_collector(info: ServeInfo, argv: list[str], tty: bool, timeout: float = 3600) -> dict[str, Any]:
-    request = urllib.request.Request(
-        info.url + CLI_PATH, data=orjson.dumps({"argv": argv, "tty": tty}), method="POST",
-        headers={"Authorization": f"Bearer {info.secret}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - local address
-        return dict(orjson.loads(response.read()))
-
-
-def routes() -> list[BaseRoute]:
-    return [Route(CLI_PATH, run_cli, methods=["POST"])]
-
+    """Send a command to the running collector; ChannelRefused or OSError if it cannot be done."""
+    check_channel(info)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(info.socket)
+        conn.sendall(_frame({"secret": info.secret, "argv": argv, "tty": tty}))
+        try:
+            answer = orjson.loads(_read_frame(conn, None))
+        except (ValueError, orjson.JSONDecodeError) as exc:
+            raise OSError(f"the collector's answer was cut short ({exc})") from None
+    if not isinstance(answer, dict):
+        raise OSError("the collector's answer is not an object")
+    return answer

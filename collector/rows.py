@@ -19,6 +19,25 @@ COLUMN_NAMES: tuple[str, ...] = (
 )
 COLUMN_INDEX = {name: i for i, name in enumerate(COLUMN_NAMES)}
 
+# Event ids are unique per site and per way in: the public endpoints (anyone can choose an id there)
+# and the authenticated ones (API, import) are two scopes, so a beacon can never take the id of a
+# back-office event and have it dropped as a duplicate.
+PUBLIC_ORIGINS = ("beacon", "pixel")
+_ID, _SITE, _ORIGIN = COLUMN_INDEX["event_id"], COLUMN_INDEX["site"], COLUMN_INDEX["origin"]
+
+IdKey = str
+
+
+def scoped_id(site: str, public: bool, event_id: str) -> IdKey:
+    """An event id with its scope, as one string: the store remembers a million of them, and a string
+    costs less than a tuple. Site names and ids hold no control character (validate.py)."""
+    return f"{site}\x1f{'p' if public else 'a'}\x1f{event_id}"
+
+
+def id_key(row: tuple[object, ...] | list[object]) -> IdKey:
+    """What an event id is unique within: its site, and whether it came in publicly."""
+    return scoped_id(str(row[_SITE]), row[_ORIGIN] in PUBLIC_ORIGINS, str(row[_ID]))
+
 
 class Overloaded(Exception):
     """The write queue is full: answer 503 with Retry-After, accept nothing."""

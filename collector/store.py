@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import os
@@ -32,7 +33,18 @@ import pyarrow as pa
 
 from .journal import SUFFIX as JOURNAL_SUFFIX
 from .journal import Journal, read_segment
-from .rows import COLUMN_INDEX, COLUMN_NAMES, Overloaded, StoreClosed, WriteResult, utcnow
+from .rows import (
+    COLUMN_INDEX,
+    COLUMN_NAMES,
+    PUBLIC_ORIGINS,
+    IdKey,
+    Overloaded,
+    StoreClosed,
+    WriteResult,
+    id_key,
+    scoped_id,
+    utcnow,
+)
 
 log = logging.getLogger("webleads.store")
 
@@ -44,6 +56,7 @@ _ID = COLUMN_INDEX["event_id"]
 
 # Retried client-made event ids are recognised from memory on the live path: the ids of the last
 # two days (by arrival), at most RECENT_IDS_LIMIT of them. Imports and API events check all time.
+# Either way an id counts within its scope only (rows.id_key: site, public or authenticated way in).
 LIVE_DEDUPE_WINDOW = timedelta(days=2)
 RECENT_IDS_LIMIT = 1_000_000
 # Under load the writer waits up to `linger_ms` for this many events before a commit.
@@ -153,11 +166,22 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
+def make_private(*paths: str) -> None:
+    """Owner-only access to files that hold salts and captured form fields (made by an earlier
+    version, or under a loose umask; `webleads` itself adds 077 to the umask)."""
+    for path in paths:
+        with contextlib.suppress(OSError):  # absent, or not ours to change
+            mode = os.stat(path).st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(path, mode & 0o700)
+
+
 class Store:
     def __init__(self, path: str, queue_events: int = 100_000, batch_events: int = 20_000,
                  linger_ms: float = 0.0) -> None:
         self.path = path
         self.conn = connect(path)
+        make_private(path, path + ".wal")
         self.conn.execute(f"SET checkpoint_threshold = '{BACKSTOP_THRESHOLD}'")
         # DuckDB's own number of vacuum tasks, used at quiet moments only (see CHECKPOINT_BYTES)
         self._vacuum_tasks = int(self.conn.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0])  # type: ignore[index]
@@ -166,7 +190,7 @@ class Store:
         self.journal = Journal(path + JOURNAL_SUFFIX, COLUMN_NAMES)
         self.recovered_from_journal = self._recover()
         self._checkpoint_retry_at = 0.0
-        self._recent_ids: dict[str, None] = {}
+        self._recent_ids: dict[IdKey, None] = {}
         self._load_recent_ids()
         self.queue_limit = queue_events
         self.batch_limit = batch_events
@@ -225,10 +249,14 @@ class Store:
         return recovered
 
     def _insert_missing(self, found: pa.Table) -> int:
-        """Insert the rows of `found` (by column name) whose event id event_log does not hold."""
+        """Insert the rows of `found` (by column name) whose event id event_log does not hold in the
+        same scope (site, way in: rows.id_key)."""
         row = self.conn.execute(
-            "INSERT INTO event_log BY NAME SELECT * FROM found f WHERE f.event_id NOT IN "
-            "(SELECT event_id FROM event_log WHERE received_at >= (SELECT min(received_at) FROM found))").fetchone()
+            "INSERT INTO event_log BY NAME SELECT f.* FROM found f ANTI JOIN "
+            "(SELECT event_id, site, list_contains($public, origin) AS public FROM event_log "
+            " WHERE received_at >= (SELECT min(received_at) FROM found)) e "
+            "ON e.event_id = f.event_id AND e.site = f.site AND e.public = list_contains($public, f.origin)",
+            {"public": list(PUBLIC_ORIGINS)}).fetchone()
         return int(row[0]) if row else 0
 
     def _recover_legacy_side_file(self) -> int:
@@ -618,10 +646,10 @@ class Store:
         for item in work:
             stored = 0
             for row in item.rows:
-                event_id = row[_ID]
-                if event_id in seen or event_id in recent:
+                key = id_key(row)
+                if key in seen or key in recent:
                     continue
-                seen.add(event_id)
+                seen.add(key)
                 kept.append(row)
                 stored += 1
             results.append(WriteResult(stored, len(item.rows) - stored))
@@ -636,7 +664,7 @@ class Store:
                     self._journal_events += len(kept)
                     if self._journal_events >= MOVE_EVENTS:
                         self._moves.notify_all()
-        self._remember([row[_ID] for row in kept if not row[_ID].startswith(_SERVER_ID_PREFIX)])
+        self._remember([id_key(row) for row in kept if not row[_ID].startswith(_SERVER_ID_PREFIX)])
         self.stats["batches"] += 1
         self.stats["events"] += len(kept)
         self.stats["duplicates"] += total - len(kept)
@@ -649,22 +677,25 @@ class Store:
                 buckets[i] += 1
         return results
 
-    def _stored_ids(self, ids: list[str]) -> set[str]:
-        """The ids among `ids` already in the table, over all time (imports, API events)."""
+    def _stored_ids(self, ids: list[str]) -> set[IdKey]:
+        """The scoped ids (rows.id_key) the table holds for any of `ids`, over all time (imports, API
+        events)."""
         batch_ids = pa.table({"event_id": pa.array(ids, pa.string())})  # noqa: F841 - read by DuckDB by name
-        return {r for (r,) in self.conn.execute(
-            "SELECT event_id FROM event_log WHERE event_id IN (SELECT event_id FROM batch_ids)").fetchall()}
+        return {scoped_id(site, public, event_id) for site, public, event_id in self.conn.execute(
+            "SELECT site, list_contains($public, origin), event_id FROM event_log "
+            "WHERE event_id IN (SELECT event_id FROM batch_ids)", {"public": list(PUBLIC_ORIGINS)}).fetchall()}
 
     def _load_recent_ids(self) -> None:
         """Client-made ids of the last two days: a retried beacon is recognised without a query."""
         since = utcnow() - LIVE_DEDUPE_WINDOW
         rows = self.conn.execute(
-            "SELECT event_id FROM event_log WHERE received_at >= $since AND NOT starts_with(event_id, $p) "
-            "ORDER BY received_at DESC LIMIT $n", {"since": since, "p": _SERVER_ID_PREFIX,
-                                                   "n": RECENT_IDS_LIMIT}).fetchall()
-        self._recent_ids = dict.fromkeys(r for (r,) in reversed(rows))
+            "SELECT site, list_contains($public, origin), event_id FROM event_log "
+            "WHERE received_at >= $since AND NOT starts_with(event_id, $p) "
+            "ORDER BY received_at DESC LIMIT $n", {"since": since, "p": _SERVER_ID_PREFIX, "n": RECENT_IDS_LIMIT,
+                                                   "public": list(PUBLIC_ORIGINS)}).fetchall()
+        self._recent_ids = dict.fromkeys(scoped_id(site, public, event_id) for site, public, event_id in reversed(rows))
 
-    def _remember(self, ids: list[str]) -> None:
+    def _remember(self, ids: list[IdKey]) -> None:
         recent = self._recent_ids
         for event_id in ids:
             recent[event_id] = None
