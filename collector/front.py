@@ -192,11 +192,14 @@ class FromFront:
 
 # --- in a front process --------------------------------------------------------------------------
 class FrontCollector(Collector):
-    """Refusals are counted by the database process, which answers /metrics (bots are counted there
+    """Refusals and dropped events are counted by the database process, which answers /metrics (bots are counted there
     from the rows themselves)."""
 
     def reject(self, exc: Rejected) -> None:
         self.store.count_rejection(exc.code)
+
+    def drop(self, reasons: dict[str, int]) -> None:
+        self.store.count_dropped(reasons)
 
 
 class FrontApp:

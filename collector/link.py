@@ -12,7 +12,7 @@ Frames are a 4-byte big-endian length and an orjson object with an "op":
   ingest {id, groups: [[row, ...], ...]}          ack {id, results: [{stored, duplicates} | {error}]}
   salt {id, day}                                  salt {id, day, salt}
   sites                                           sites {sites}
-  counts {rejections}                             -      (sent as each refusal happens)
+  counts {rejections} or {dropped}                -      (sent as each refusal or drop happens)
 
 Rows are tuples in rows.COLUMN_NAMES order; their two timestamps travel as ISO strings. An
 ingest frame carries the events of every request a front answered in one turn of its event loop;
@@ -239,6 +239,8 @@ class _FrontConn:
         c = self.server.collector
         for code, n in (message.get("rejections") or {}).items():
             c.rejections[str(code)] = c.rejections.get(str(code), 0) + int(n)
+        if message.get("dropped"):
+            c.drop({str(reason): int(n) for reason, n in message["dropped"].items()})
 
 
 # --- the front process's side ----------------------------------------------------------------------
@@ -336,6 +338,11 @@ class Link:
         """Sent at once, so /metrics (answered by the database process) is exact when read next."""
         if not self._closed:
             self.writer.write(frame({"op": "counts", "rejections": {code: 1}}))
+
+    def count_dropped(self, reasons: dict[str, int]) -> None:
+        """Events not stored by privacy rule (DNT, GPC, no consent), sent at once as refusals are."""
+        if not self._closed:
+            self.writer.write(frame({"op": "counts", "dropped": reasons}))
 
     async def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
         if self._closed:

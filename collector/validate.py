@@ -77,18 +77,20 @@ def parse_ts(value: Any) -> datetime:
     if isinstance(value, bool):
         raise bad("bad_ts", "'ts' must be milliseconds since 1970 or an ISO 8601 date")
     if isinstance(value, int | float):
-        if not math.isfinite(value) or not 0 < value < 32503680000000:
+        # The range first: an integer too large for a float makes math.isfinite raise.
+        if not 0 < value < 32503680000000 or not math.isfinite(value):
             raise bad("bad_ts", "'ts' is not a plausible time in milliseconds")
         return datetime.fromtimestamp(value / 1000, UTC).replace(tzinfo=None)
     if isinstance(value, str) and len(value) <= 40:
         text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
         try:
             parsed = datetime.fromisoformat(text)
-        except ValueError:
+            if parsed.tzinfo is not None:
+                # 0001-01-01T00:00+01:00 is a valid text for a time before year 1 in UTC: OverflowError.
+                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError):
             pass
         else:
-            if parsed.tzinfo is not None:
-                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
             return parsed
     raise bad("bad_ts", "'ts' must be milliseconds since 1970 or an ISO 8601 date")
 
