@@ -167,15 +167,18 @@ def _clean_url(raw: str | None, allowed: tuple[str, ...]) -> CleanURL:
     keep = KEPT_PARAMS.union(allowed)
     params: dict[str, str] = {}
     kept = _kept_params(parts.query, keep, params)
+    # Built from redacted parts (the user-info is left out with the netloc), so each part is redacted
+    # once: the path, each kept value, the hash route.
     netloc = host if port is None else f"{host}:{port}"
     path = redact(parts.path or "/") or "/"
-    url = urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(kept), ""))
+    url = urlunsplit((parts.scheme.lower(), netloc, path, urlencode(kept), ""))
     if parts.fragment.startswith(("/", "!")):
         route, query = _hash_route(parts.fragment)
-        path = f"{path}#{redact(route)}"
+        route = redact(route) or ""
+        path = f"{path}#{route}"
         route_kept = _kept_params(query, keep, {}) if query else []
         url = f"{url}#{route}?{urlencode(route_kept)}" if route_kept else f"{url}#{route}"
-    return CleanURL(redact(url), path, host or None, params)
+    return CleanURL(url, path, host or None, params)
 
 
 def _kept_params(query: str, keep: frozenset[str], params: dict[str, str]) -> list[tuple[str, str]]:
