@@ -111,6 +111,8 @@ def _props(value: Any) -> dict[str, Any] | None:
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise bad("bad_props", f"'props.{key[:40]}' is not a finite number")
+        elif isinstance(item, int) and not -(2**63) <= item < 2**64:  # what JSON storage can hold
+            raise bad("bad_props", f"'props.{key[:40]}' is too large a number")
         elif item is not None and not isinstance(item, bool | int):
             raise bad("bad_props", f"'props.{key[:40]}' must be a string, number, boolean or null")
     return value or None
@@ -134,7 +136,7 @@ def validate_event(event: Any, allowed_keys: frozenset[str] = BEACON_KEYS) -> In
         raise bad("unknown_field", f"unknown field '{first}'")
     site = _str(event, "site", 64, required=True)
     assert site is not None
-    if not SITE_NAME.match(site):
+    if not SITE_NAME.fullmatch(site):
         raise bad("bad_site", "'site' must be a registered site name (a-z, 0-9, . _ -)")
     kind = event.get("type", "pageview")
     if kind not in EVENT_TYPES:
@@ -147,10 +149,10 @@ def validate_event(event: Any, allowed_keys: frozenset[str] = BEACON_KEYS) -> In
     if referrer is not None and not referrer[:8].lower().startswith(("http://", "https://")):
         referrer = None  # android-app://, about:blank...: not a web referrer, nothing to attribute
     visitor_id = _str(event, "visitor_id", 64)
-    if visitor_id is not None and not TOKEN_ID.match(visitor_id):
+    if visitor_id is not None and not TOKEN_ID.fullmatch(visitor_id):  # fullmatch: "$" allows a final newline
         raise bad("bad_visitor_id", "'visitor_id' may hold only letters, digits and _ . : -")
     event_id = _str(event, "event_id", 64)
-    if event_id is not None and not TOKEN_ID.match(event_id):
+    if event_id is not None and not TOKEN_ID.fullmatch(event_id):
         raise bad("bad_event_id", "'event_id' may hold only letters, digits and _ . : -")
     ts = parse_ts(event["ts"]) if event.get("ts") not in (None, "") else None
     bot = event.get("bot", False)

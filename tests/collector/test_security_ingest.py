@@ -330,6 +330,9 @@ EVENTS = st.fixed_dictionaries({}, optional=FIELDS)
 @settings(max_examples=400, deadline=None)
 @given(event=EVENTS)
 @example(event={"site": "ecloserie", "ts": BAD_TIMES[0]})
+@example(event={"site": "ecloserie", "ts": 10**400})
+@example(event={"site": "ecloserie", "type": "event", "name": "x", "props": {"n": 2**64}})
+@example(event={"site": "ecloserie", "visitor_id": "v1\n", "event_id": "e1\n"})
 def test_fuzzed_fields_raise_only_rejected(event: dict[str, Any]) -> None:
     """Every field, any JSON value: validation and enrichment either refuse with a Rejected or return."""
     site = SiteConfig("ecloserie", (ORIGIN,), ("formation",))
@@ -343,6 +346,7 @@ def test_fuzzed_fields_raise_only_rejected(event: dict[str, Any]) -> None:
             continue
         row = build_row(ev, site, ctx, now, b"s" * 16, Geo(None))
         orjson.dumps(row)  # what travels to the database process
+        assert "\n" not in (ev.visitor_id or "") + (ev.event_id or "")
 
 
 # --- finding 10: caches are bounded in bytes ------------------------------------------------------
