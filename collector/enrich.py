@@ -125,11 +125,6 @@ class _SizedLRU:
                 oldest = next(iter(self._data))
                 self.bytes -= self._data.pop(oldest)[1]
 
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-            self.bytes = 0
-
 
 _clean_urls = _SizedLRU(CLEAN_URL_CACHE_BYTES)
 _ENTRY_OVERHEAD = 200  # the cache's key tuple and dict slot, roughly
