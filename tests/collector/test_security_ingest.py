@@ -395,3 +395,30 @@ def test_clean_url_does_not_cache_long_addresses() -> None:
     short = clean_url(PAGE + "short?utm_source=a")
     assert clean_url(PAGE + "short?utm_source=a") is short
     assert enrich.clean_url_cache_bytes() <= enrich.CLEAN_URL_CACHE_BYTES
+
+
+def test_an_unforeseen_failure_costs_only_its_own_import_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Defence in depth: if enrichment ever raises on a value validation let through, the batch goes on."""
+    from webleads.collector import batch
+    from webleads.collector.registry import Registry
+    from webleads.collector.store import Store
+
+    real = batch.build_row
+
+    def fragile(ev: Any, *args: Any) -> Any:
+        if ev.visitor_id == "v2":
+            raise UnicodeEncodeError("utf-8", "x", 0, 1, "a value nobody foresaw")
+        return real(ev, *args)
+
+    monkeypatch.setattr(batch, "build_row", fragile)
+    store = Store(str(tmp_path / "i.duckdb"))
+    try:
+        Registry(store).add_site("ecloserie", [ORIGIN])
+        records = [(i, {"site": "ecloserie", "url": PAGE, "visitor_id": f"v{i}"}) for i in (1, 2, 3)]
+        result = batch.ingest_records(store, Registry(store), records, "import")
+        assert (result.accepted, dict(result.rejected)) == (2, {"bad_value": 1})
+        assert result.examples["bad_value"].startswith("line 2:")
+        assert sum("could not be validated or enriched" in r.message for r in caplog.records) == 1
+    finally:
+        store.close()
