@@ -3,6 +3,7 @@ beacons, with the event's own timestamp, deduplicated over all time by event id.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from .store import Store, utcnow
 from .validate import IMPORT_KEYS, Rejected, bad, validate_event
 
 CHUNK = 50_000
+UNREADABLE = "bad_value"
+
+log = logging.getLogger("webleads.batch")
 
 
 @dataclass
@@ -70,6 +74,11 @@ def ingest_records(store: Store, registry: Registry, records: Iterable[tuple[int
         except Rejected as exc:
             result.rejected[exc.code] += 1
             result.examples.setdefault(exc.code, f"line {line}: {exc.reason}")
+        except Exception:  # noqa: BLE001 - a value validation let through: it costs its own line only
+            if not result.rejected[UNREADABLE]:
+                log.exception("line %s of an %s could not be validated or enriched", line, origin)
+            result.rejected[UNREADABLE] += 1
+            result.examples.setdefault(UNREADABLE, f"line {line}: a value could not be read (the log says why)")
         if len(chunk) >= CHUNK:
             flush()
     flush()

@@ -56,6 +56,16 @@ def origin_of(headers: dict[bytes, bytes]) -> str | None:
     return None
 
 
+def refused_by(headers: dict[bytes, bytes]) -> str | None:
+    """"gpc" or "dnt" when the browser asks not to be tracked (Sec-GPC: 1, DNT: 1), else None. The
+    snippet sends nothing then; this is for every other client (the pixel, a script of the site's)."""
+    if headers.get(b"sec-gpc", b"").strip() == b"1":
+        return "gpc"
+    if headers.get(b"dnt", b"").strip() == b"1":
+        return "dnt"
+    return None
+
+
 def cors(origin: str | None) -> list[tuple[bytes, bytes]]:
     if not origin:
         return []
@@ -142,7 +152,8 @@ class Endpoints:
         ip = client_ip(client[0] if client else None, forwarded.decode("latin-1") if forwarded else None,
                        self.trusted)
         agent = headers.get(b"user-agent")
-        return Context(ip=ip, user_agent=agent.decode("latin-1") if agent is not None else None, origin=origin)
+        return Context(ip=ip, user_agent=agent.decode("latin-1") if agent is not None else None, origin=origin,
+                       refused=refused_by(headers))
 
     async def beacon(self, scope: Scope, receive: Receive, send: Send) -> None:
         c = self.c

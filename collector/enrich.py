@@ -9,13 +9,16 @@ import itertools
 import logging
 import re
 import secrets
+import sys
+import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import orjson
 import regex as _regex
@@ -35,15 +38,51 @@ CLICK_IDS = ("gclid", "gbraid", "wbraid", "dclid", "fbclid", "msclkid", "ttclid"
 KEPT_PARAMS = frozenset(UTM_KEYS + CLICK_IDS)
 MAX_VALUE = 300
 
-# Anything shaped like an e-mail address, also percent-encoded (%40).
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# --- e-mail redaction ---------------------------------------------------------------------------
+# Anything shaped like an e-mail address is replaced, also when its "@" is percent-encoded (once or
+# several times: %40, %2540...) or a look-alike (full-width U+FF20, small U+FE6B, which NFKC folds
+# to "@"). Everything here is linear in the text: a regex that may start a match anywhere inside a
+# long run of address characters backtracks quadratically, and beacons are enriched on the event
+# loop that answers every other beacon.
+#
+# The text is cut into words at characters no address holds (spaces, / ? # & = ; , : quotes and
+# brackets); only a word holding an "@", a "%40", a "%25" (what double encoding starts with) or a
+# look-alike is decoded (a bounded number of times), folded and searched, and a word holding an
+# address is replaced whole.
 REDACTED = "(redacted)"
+_MARKER = re.compile(r"@|%(?:40|25|[eE][fF]%[bB][9cC])|[\uff20\ufe6b]")
+_WORD = re.compile(r"[^\s/?#&=;,:<>\"'()\[\]{}|\\^`]+")
+# A match starts only where a run of local-part characters starts (the look-behind), so each run is
+# scanned once; the domain stops at the first character outside it.
+_ADDRESS = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_DECODE_ROUNDS = 6  # more layers of percent-encoding than that is no honest address: redacted whole
 
 
 def redact(text: str | None) -> str | None:
-    if text is None or ("@" not in text and "%40" not in text):
+    if text is None or (text.isascii() and "@" not in text and "%" not in text):
+        return text  # the common case, as cheap as two scans
+    if _MARKER.search(text) is None:
         return text
-    return EMAIL.sub(REDACTED, text)
+    return _WORD.sub(_redact_word, text)
+
+
+def _redact_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if _MARKER.search(word) is None:
+        return word
+    decoded = word
+    for _ in range(_DECODE_ROUNDS):
+        if "%" not in decoded:
+            break
+        decoded, previous = unquote(decoded), decoded
+        if decoded == previous:
+            break
+    else:
+        if _MARKER.search(decoded):
+            return REDACTED
+    if not decoded.isascii():
+        decoded = unicodedata.normalize("NFKC", decoded)
+    return REDACTED if _ADDRESS.search(decoded) else word
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +93,68 @@ class CleanURL:
     params: dict[str, str]
 
 
-@lru_cache(maxsize=50_000)
+# Cleaned addresses are cached by the bytes they hold, not by their count: unique long addresses
+# (click ids, or an attacker's) would otherwise pile up at a few kilobytes each. Addresses longer
+# than CLEAN_URL_CACHE_CHARS are cleaned each time and never kept: they rarely come twice.
+CLEAN_URL_CACHE_BYTES = 8 * 1024 * 1024
+CLEAN_URL_CACHE_CHARS = 512
+
+
+class _SizedLRU:
+    """A least-recently-used cache bounded by an estimate of the bytes it holds. Thread-safe: the
+    API's events are enriched in a worker thread while the event loop enriches beacons."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.bytes = 0
+        self._data: dict[Any, tuple[Any, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            entry = self._data.pop(key, None)
+            if entry is None:
+                return None
+            self._data[key] = entry  # now the most recent
+            return entry[0]
+
+    def put(self, key: Any, value: Any, size: int) -> None:
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            self._data[key] = (value, size)
+            self.bytes += size
+            while self.bytes > self.budget and self._data:
+                oldest = next(iter(self._data))
+                self.bytes -= self._data.pop(oldest)[1]
+
+
+_clean_urls = _SizedLRU(CLEAN_URL_CACHE_BYTES)
+_ENTRY_OVERHEAD = 200  # the cache's key tuple and dict slot, roughly
+
+
+def clean_url_cache_bytes() -> int:
+    return _clean_urls.bytes
+
+
 def clean_url(raw: str | None, allowed: tuple[str, ...] = ()) -> CleanURL:
-    """Drop every query parameter but UTM, click ids and the allow-listed ones; keep hash routes."""
+    """Drop every query parameter but UTM, click ids and the allow-listed ones, in the address and in
+    its hash route; keep the hash route itself (#/... or #!...), drop any other fragment."""
+    if raw is None or len(raw) > CLEAN_URL_CACHE_CHARS:
+        return _clean_url(raw, allowed)
+    key = (raw, allowed)
+    cleaned = _clean_urls.get(key)
+    if cleaned is None:
+        cleaned = _clean_url(raw, allowed)
+        size = (sys.getsizeof(raw) + sys.getsizeof(cleaned) + sys.getsizeof(cleaned.url)
+                + sys.getsizeof(cleaned.path) + sys.getsizeof(cleaned.host) + sys.getsizeof(cleaned.params)
+                + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in cleaned.params.items()) + _ENTRY_OVERHEAD)
+        _clean_urls.put(key, cleaned, size)
+    return cleaned
+
+
+def _clean_url(raw: str | None, allowed: tuple[str, ...]) -> CleanURL:
     if not raw:
         return CleanURL(None, None, None, {})
     try:
@@ -67,22 +165,48 @@ def clean_url(raw: str | None, allowed: tuple[str, ...] = ()) -> CleanURL:
         return CleanURL(None, None, None, {})
     keep = KEPT_PARAMS.union(allowed)
     params: dict[str, str] = {}
+    kept = _kept_params(parts.query, keep, params)
+    # Built from redacted parts (the user-info is left out with the netloc), so each part is redacted
+    # once: the path, each kept value, the hash route.
+    netloc = host if port is None else f"{host}:{port}"
+    path = redact(parts.path or "/") or "/"
+    url = urlunsplit((parts.scheme.lower(), netloc, path, urlencode(kept), ""))
+    if parts.fragment.startswith(("/", "!")):
+        route, query = _hash_route(parts.fragment)
+        route = redact(route) or ""
+        path = f"{path}#{route}"
+        route_kept = _kept_params(query, keep, {}) if query else []
+        url = f"{url}#{route}?{urlencode(route_kept)}" if route_kept else f"{url}#{route}"
+    return CleanURL(url, path, host or None, params)
+
+
+def _kept_params(query: str, keep: frozenset[str], params: dict[str, str]) -> list[tuple[str, str]]:
+    """The allow-listed parameters of a query string (the first of each name), their values redacted;
+    `params` gets them by lower-case name."""
     kept: list[tuple[str, str]] = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=False):
+    for key, value in parse_qsl(query, keep_blank_values=False):
         lower = key.lower()
         if lower in keep and lower not in params:
             value = redact(value.strip()[:MAX_VALUE]) or ""
             params[lower] = value
             kept.append((key, value))
-    fragment = parts.fragment if parts.fragment.startswith(("/", "!")) else ""
-    netloc = host if port is None else f"{host}:{port}"
-    path = redact(parts.path or "/") or "/"
-    if fragment:
-        path = f"{path}#{redact(fragment)}"
-    url = urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(kept), ""))
-    if fragment:
-        url = f"{url}#{fragment}"
-    return CleanURL(redact(url), path, host or None, params)
+    return kept
+
+
+_ROUTE_END = re.compile(r"[?&#]")
+
+
+def _hash_route(fragment: str) -> tuple[str, str]:
+    """A hash route's path and query: `/reset?token=x` -> ("/reset", "token=x"). Single-page apps put
+    their parameters (reset tokens, e-mail addresses) there as servers put them in the query; `&` starts
+    the query too (some routers write `#/page&key=value`), and a second `#` ends everything."""
+    end = _ROUTE_END.search(fragment)
+    if end is None:
+        return fragment, ""
+    route, rest = fragment[:end.start()], fragment[end.end():]
+    if end.group() == "#":
+        return route, ""
+    return route, rest.partition("#")[0]
 
 
 # Ids the collector makes: "~" (never in a client id), a random per-process prefix, a counter.
@@ -425,6 +549,8 @@ class Context:
     ip: str | None
     user_agent: str | None
     origin: str  # beacon | pixel | import | api
+    # "gpc" or "dnt" when the request carries Sec-GPC: 1 or DNT: 1: its events are answered, not stored
+    refused: str | None = None
 
 
 def build_row(ev: Incoming, site: SiteConfig, ctx: Context, now: datetime, salt: bytes, geo: Geo,

@@ -212,14 +212,17 @@ class FromFront:
 
 # --- in a front process --------------------------------------------------------------------------
 class FrontCollector(Collector):
-    """Refusals and failed enrichments are counted by the database process, which answers /metrics
-    (bots are counted there from the rows themselves)."""
+    """Refusals, dropped events and failed enrichments are counted by the database process, which answers
+    /metrics (bots are counted there from the rows themselves)."""
 
     def reject(self, exc: Rejected) -> None:
         self.store.count_rejection(exc.code)
 
     def enrich_failed(self, step: str) -> None:
         self.store.count_enrich_failure(step)
+
+    def drop(self, reasons: dict[str, int]) -> None:
+        self.store.count_dropped(reasons)
 
 
 class FrontApp:

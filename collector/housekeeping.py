@@ -78,6 +78,10 @@ async def metrics(request: Request) -> Response:
         "# HELP webleads_enrich_failures_total Events stored without what an enrichment step adds (it failed).",
         "# TYPE webleads_enrich_failures_total counter",
         *[f'webleads_enrich_failures_total{{step="{step}"}} {n}' for step, n in sorted(c.enrich_failures.items())],
+        "# HELP webleads_events_dropped_total Events answered as usual but stored nowhere, by reason: dnt and gpc "
+        "(the request's DNT: 1 or Sec-GPC: 1), no_consent (a consent-required site's event without consent).",
+        "# TYPE webleads_events_dropped_total counter",
+        *[f'webleads_events_dropped_total{{reason="{reason}"}} {n}' for reason, n in sorted(c.dropped.items())],
         "# HELP webleads_bots_flagged_total Events flagged as bots (stored, excluded from reports).",
         "# TYPE webleads_bots_flagged_total counter",
         f"webleads_bots_flagged_total {c.bots_flagged}",

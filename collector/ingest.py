@@ -16,6 +16,7 @@ from .settings import Settings
 from .validate import Rejected, check_time, validate_event
 
 IS_BOT = COLUMN_INDEX["is_bot"]
+NO_CONSENT = "no_consent"  # a consent-required site's event without the visitor id that consent brings
 
 
 class Collector:
@@ -34,6 +35,7 @@ class Collector:
         self.rejections: dict[str, int] = {}
         # Enrichment steps that failed (the event was stored without what they add), by step.
         self.enrich_failures: dict[str, int] = {"geo": 0}
+        self.dropped: dict[str, int] = {}
         self.bots_flagged = 0
         self._origins: frozenset[str] = frozenset()
         self._origins_of: object = None  # the registry's dict of sites they were taken from
@@ -49,12 +51,18 @@ class Collector:
     def enrich_failed(self, step: str) -> None:
         self.enrich_failures[step] = self.enrich_failures.get(step, 0) + 1
 
+    def drop(self, reasons: dict[str, int]) -> None:
+        """Valid events answered as usual and stored nowhere (DNT, GPC, no consent), by reason."""
+        for reason, n in reasons.items():
+            self.dropped[reason] = self.dropped.get(reason, 0) + n
+
     # --- the one straight line: events -> validated -> enriched rows -> committed --------------
     async def ingest(self, events: list[Any], ctx: Context, allowed_origin: str | None,
                      extra_params: dict[str, str] | None = None, live: bool = True) -> int:
         now = utcnow()
         salt = self.registry.cached_salt(now) or await self.registry.salt_async(now)
         rows = []
+        dropped: dict[str, int] = {}
         for raw in events:
             ev = validate_event(raw)
             site = self.registry.get(ev.site) or await self.registry.fresh(ev.site)
@@ -66,9 +74,19 @@ class Collector:
                                f"origin {allowed_origin} is not among the origins of site '{site.name}'")
             if live and ev.ts is not None:
                 check_time(ev.ts, now, self.settings.max_past_seconds, self.settings.max_future_seconds)
+            # The snippet's privacy rules, enforced here for every client: validated (a bad event is
+            # refused as usual), answered as if stored, and neither enriched nor stored.
+            refused = ctx.refused or (NO_CONSENT if site.consent == "required" and not ev.visitor_id else None)
+            if refused:
+                dropped[refused] = dropped.get(refused, 0) + 1
+                continue
             row = build_row(ev, site, ctx, now, salt, self.geo, extra_params)
             self.bots_flagged += row[IS_BOT]
             rows.append(row)
+        if dropped:
+            self.drop(dropped)
+            if not rows:
+                return 0
         try:
             future = self.store.submit_async(rows)
         except (Overloaded, StoreClosed):

@@ -12,7 +12,7 @@ Frames are a 4-byte big-endian length and an orjson object with an "op":
   ingest {id, groups: [[row, ...], ...]}          ack {id, results: [{stored, duplicates} | {error}]}
   salt {id, day}                                  salt {id, day, salt}
   sites                                           sites {sites}
-  counts {rejections | enrich_failures}           -      (sent as each refusal or failure happens)
+  counts {rejections | enrich_failures | dropped} -     (sent as each refusal, failure or drop happens)
 
 Rows are tuples in rows.COLUMN_NAMES order; their two timestamps travel as ISO strings. An
 ingest frame carries the events of every request a front answered in one turn of its event loop;
@@ -241,6 +241,8 @@ class _FrontConn:
             c.rejections[str(code)] = c.rejections.get(str(code), 0) + int(n)
         for step, n in (message.get("enrich_failures") or {}).items():
             c.enrich_failures[str(step)] = c.enrich_failures.get(str(step), 0) + int(n)
+        if message.get("dropped"):
+            c.drop({str(reason): int(n) for reason, n in message["dropped"].items()})
 
 
 # --- the front process's side ----------------------------------------------------------------------
@@ -342,6 +344,11 @@ class Link:
     def count_enrich_failure(self, step: str) -> None:
         if not self._closed:
             self.writer.write(frame({"op": "counts", "enrich_failures": {step: 1}}))
+
+    def count_dropped(self, reasons: dict[str, int]) -> None:
+        """Events not stored by privacy rule (DNT, GPC, no consent), sent at once as refusals are."""
+        if not self._closed:
+            self.writer.write(frame({"op": "counts", "dropped": reasons}))
 
     async def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
         if self._closed:

@@ -80,18 +80,20 @@ def parse_ts(value: Any) -> datetime:
     if isinstance(value, bool):
         raise bad("bad_ts", "'ts' must be milliseconds since 1970 or an ISO 8601 date")
     if isinstance(value, int | float):
-        if not math.isfinite(value) or not 0 < value < 32503680000000:
+        # The range first: an integer too large for a float makes math.isfinite raise.
+        if not 0 < value < 32503680000000 or not math.isfinite(value):
             raise bad("bad_ts", "'ts' is not a plausible time in milliseconds")
         return datetime.fromtimestamp(value / 1000, UTC).replace(tzinfo=None)
     if isinstance(value, str) and len(value) <= 40:
         text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
         try:
             parsed = datetime.fromisoformat(text)
-        except ValueError:
+            if parsed.tzinfo is not None:
+                # 0001-01-01T00:00+01:00 is a valid text for a time before year 1 in UTC: OverflowError.
+                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError):
             pass
         else:
-            if parsed.tzinfo is not None:
-                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
             return parsed
     raise bad("bad_ts", "'ts' must be milliseconds since 1970 or an ISO 8601 date")
 
@@ -112,6 +114,8 @@ def _props(value: Any) -> dict[str, Any] | None:
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise bad("bad_props", f"'props.{key[:40]}' is not a finite number")
+        elif isinstance(item, int) and not -(2**63) <= item < 2**64:  # what JSON storage can hold
+            raise bad("bad_props", f"'props.{key[:40]}' is too large a number")
         elif item is not None and not isinstance(item, bool | int):
             raise bad("bad_props", f"'props.{key[:40]}' must be a string, number, boolean or null")
     return value or None
@@ -135,7 +139,7 @@ def validate_event(event: Any, allowed_keys: frozenset[str] = BEACON_KEYS) -> In
         raise bad("unknown_field", f"unknown field '{first}'")
     site = _str(event, "site", 64, required=True)
     assert site is not None
-    if not SITE_NAME.match(site):
+    if not SITE_NAME.fullmatch(site):
         raise bad("bad_site", "'site' must be a registered site name (a-z, 0-9, . _ -)")
     kind = event.get("type", "pageview")
     if kind not in EVENT_TYPES:
@@ -148,10 +152,10 @@ def validate_event(event: Any, allowed_keys: frozenset[str] = BEACON_KEYS) -> In
     if referrer is not None and not referrer[:8].lower().startswith(("http://", "https://")):
         referrer = None  # android-app://, about:blank...: not a web referrer, nothing to attribute
     visitor_id = _str(event, "visitor_id", 64)
-    if visitor_id is not None and not TOKEN_ID.match(visitor_id):
+    if visitor_id is not None and not TOKEN_ID.fullmatch(visitor_id):  # fullmatch: "$" allows a final newline
         raise bad("bad_visitor_id", "'visitor_id' may hold only letters, digits and _ . : -")
     event_id = _str(event, "event_id", 64)
-    if event_id is not None and not TOKEN_ID.match(event_id):
+    if event_id is not None and not TOKEN_ID.fullmatch(event_id):
         raise bad("bad_event_id", "'event_id' may hold only letters, digits and _ . : -")
     ts = parse_ts(event["ts"]) if event.get("ts") not in (None, "") else None
     bot = event.get("bot", False)
