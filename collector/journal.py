@@ -52,10 +52,10 @@ class Journal:
         """The segment files present, oldest first."""
         return sorted(p for p in self.directory.glob("*.jsonl") if p.stem.isdigit())
 
-    def append(self, rows: Sequence[Sequence[Any]]) -> None:
+    def append(self, rows: Sequence[Sequence[Any]]) -> int:
         """Write one batch of rows (in the header's column order) and sync it: once this returns,
         the batch survives a crash. A failed write ends the segment: the next batch starts another,
-        so that no acknowledged batch ever follows a torn one."""
+        so that no acknowledged batch ever follows a torn one. Returns the record's size in bytes."""
         payload = orjson.dumps(rows)
         if self._fd is None:
             self._open()
@@ -66,6 +66,7 @@ class Journal:
         except BaseException:
             self.seal()
             raise
+        return len(payload)
 
     def _open(self) -> None:
         path = self.directory / _SEGMENT.format(self._next)

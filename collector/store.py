@@ -68,9 +68,10 @@ MOVE_SECONDS = 0.2
 MOVE_EVENTS = 10_000
 MOVE_CHUNK = 10_000  # rows per Arrow chunk of a move (about 50 ms to build)
 MOVE_RETRY_SECONDS = 1.0  # after a move that failed (the batches stay in the journal meanwhile)
-# The batches waiting for the mover are also held in memory; past this many events (a checkpoint
-# that takes minutes: a stalled disk), the writer waits for the mover instead.
-JOURNAL_EVENTS_LIMIT = 200_000
+# The batches waiting for the mover are also held in memory; past this many bytes of journal (a
+# checkpoint that takes minutes: a stalled disk), the writer waits for the mover instead. Counted in
+# bytes, not events: an event may carry 2 KB addresses and 15 KB of properties.
+JOURNAL_BYTES_LIMIT = 64 << 20
 # A checkpoint moves DuckDB's write-ahead log into the file, and every commit to that file waits
 # for it: 0.3 s for 64 MB of log under load, more on a busy machine. The mover checkpoints once the
 # log passes CHECKPOINT_BYTES, after a move; the journal takes the batches meanwhile. DuckDB's own
@@ -215,6 +216,8 @@ class Store:
         self._waiting: list[list[tuple[Any, ...]]] = []  # batches of rows
         self._waiting_since = 0.0
         self._journal_events = 0  # acknowledged, not yet in event_log
+        self._journal_bytes = 0  # their size in the journal
+        self._waiting_bytes = 0  # the part of it in _waiting
         self._drains = 0
         self._moving = False
         self._move_attempts = 0
@@ -433,7 +436,7 @@ class Store:
                 _settle(work, [exc] * len(work))
             else:
                 _settle(work, results)
-                if self._journal_events > JOURNAL_EVENTS_LIMIT:
+                if self._journal_bytes > JOURNAL_BYTES_LIMIT:
                     self._drain()
             finally:
                 with self._cond:
@@ -474,6 +477,7 @@ class Store:
         cur = self.conn.cursor()
         segments: list[Path] = []  # sealed, their rows not yet in event_log
         rows: list[tuple[Any, ...]] = []
+        taken_bytes = 0  # the journal's bytes of those rows
         retry_at = 0.0
         try:
             while True:
@@ -521,6 +525,8 @@ class Store:
                             for batch in self._waiting:
                                 rows += batch
                             self._waiting = []
+                            taken_bytes += self._waiting_bytes
+                            self._waiting_bytes = 0
                     if sealed is not None:
                         segments.append(sealed)
                     moved = self._move(cur, rows)
@@ -529,11 +535,12 @@ class Store:
                     else:
                         with self._moves:
                             self._journal_events -= moved.num_rows
+                            self._journal_bytes -= taken_bytes
                         try:
                             self.journal.discard(segments)
                         except OSError as exc:  # the next start skips the events event_log holds
                             log.warning("deleting moved journal segments: %s", exc)
-                        segments, rows = [], []
+                        segments, rows, taken_bytes = [], [], 0
                         self._run_hooks(self.on_commit, cur, moved)
                         self._checkpoint_if_due(cur)
                 except Exception:  # noqa: BLE001 - the mover must go on; what it holds stays journaled
@@ -655,12 +662,14 @@ class Store:
             results.append(WriteResult(stored, len(item.rows) - stored))
         if kept:
             with self._journal_lock:
-                self.journal.append(kept)
+                size = self.journal.append(kept)
                 with self._moves:
                     if not self._waiting:
                         self._waiting_since = time.monotonic()
                         self._moves.notify_all()
                     self._waiting.append(kept)
+                    self._waiting_bytes += size
+                    self._journal_bytes += size
                     self._journal_events += len(kept)
                     if self._journal_events >= MOVE_EVENTS:
                         self._moves.notify_all()

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import httpx
+import orjson
 import pytest
 
 from webleads.collector.store import Store
@@ -336,7 +337,7 @@ def test_live_events_reach_event_log_within_moments_imports_at_once(tmp_path: Pa
         store.close()
 
 
-def test_a_checkpoint_that_never_ends_holds_at_most_so_many_events_in_memory(
+def test_a_checkpoint_that_never_ends_holds_at_most_so_many_bytes_in_memory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import webleads.collector.store as store_module
 
@@ -346,9 +347,10 @@ def test_a_checkpoint_that_never_ends_holds_at_most_so_many_events_in_memory(
     try:
         store.write(_events("a", 500))
         assert started.wait(10)  # those 500 are in event_log; the checkpoint after their move is held
-        monkeypatch.setattr(store_module, "JOURNAL_EVENTS_LIMIT", 50)
+        batch_bytes = len(orjson.dumps(_events("b0", 20)))
+        monkeypatch.setattr(store_module, "JOURNAL_BYTES_LIMIT", int(2.5 * batch_bytes))
         for b in range(3):
-            store.write(_events(f"b{b}", 20))  # acknowledged at once; past 50, the writer stops
+            store.write(_events(f"b{b}", 20))  # acknowledged at once; past 2.5 batches, the writer stops
         threading.Timer(0.5, release.set).start()
         began = time.monotonic()
         store.write(_events("c", 20))  # waits for the end of the checkpoint
