@@ -14,6 +14,7 @@ import duckdb
 import httpx
 import pytest
 
+from webleads.collector.fileformat import STORAGE_VERSION
 from webleads.collector.store import Store
 
 from conftest import ORIGIN, Server, webleads
@@ -458,7 +459,7 @@ def test_a_side_file_left_by_the_earlier_version_is_moved_in(tmp_path: Path) -> 
     Store(str(db)).close()
     rows = _events("old", 30)
     with duckdb.connect(str(db)) as conn:
-        conn.execute(f"ATTACH '{db}.side' AS side")
+        conn.execute(f"ATTACH '{db}.side' AS side (STORAGE_VERSION '{STORAGE_VERSION}')")
         conn.execute("CREATE TABLE side.event_log AS SELECT * FROM event_log LIMIT 0")
         placeholders = ", ".join(["?"] * len(rows[0]))
         conn.executemany(f"INSERT INTO side.event_log VALUES ({placeholders})", rows)
