@@ -131,7 +131,7 @@ def _locked(db: str) -> bool:
     import duckdb
 
     try:
-        duckdb.connect(db).close()
+        duckdb.connect(db, config={"storage_compatibility_version": STORAGE_VERSION}).close()
     except duckdb.IOException as exc:  # a file of an earlier release is not a locked one
         return "lock" in str(exc).lower()
     return False
