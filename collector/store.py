@@ -155,6 +155,8 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
             conn.execute("ROLLBACK")
             raise
         applied.append(name)
+    if applied:  # schema changes go into the file at once: DuckDB 1.5.5 fails to replay some from its log
+        conn.execute("CHECKPOINT")
     return applied
 
 

@@ -71,3 +71,27 @@ def test_migrate_refuses_while_a_collector_holds_the_file(db_path: Path) -> None
         if holder.stdout is not None:
             holder.stdout.close()
     assert result.returncode == 1 and "a collector is running on" in result.stderr, result.stderr
+
+
+def test_the_migrations_of_a_new_file_replay_from_the_log_after_a_crash(tmp_path: Path) -> None:
+    """A crash before any checkpoint leaves the schema in DuckDB's write-ahead log only; DuckDB 1.5.5
+    could not replay migration 3's ADD COLUMN while allowed_params' default was the literal `[]`."""
+    db = tmp_path / "crash.duckdb"
+    crash = ("import os, duckdb\n"
+             "from webleads.collector.store import migrations\n"
+             f"conn = duckdb.connect({str(db)!r})\n"
+             "conn.execute('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+             "applied_at TIMESTAMP)')\n"
+             "for version, name, sql in migrations():  # as store.migrate() does, without its checkpoint\n"
+             "    conn.execute(sql)\n"
+             "    conn.execute('INSERT INTO schema_migrations VALUES (?, ?, now())', [version, name])\n"
+             "os._exit(9)\n")
+    done = subprocess.run([sys.executable, "-c", crash], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 9, done.stderr
+    assert Path(f"{db}.wal").stat().st_size > 0
+    store = Store(str(db))
+    try:
+        columns = store.query("SELECT column_name AS c FROM duckdb_columns() WHERE table_name = 'sites'")
+        assert {"allowed_params", "consent"} <= {r["c"] for r in columns}
+    finally:
+        store.close()
