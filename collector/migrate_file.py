@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -75,7 +76,7 @@ def migrate(db: str, echo: Callable[[str], None], readers: Sequence[str] = READE
             raise
         backup = f"{path}.before-migrate-{utcnow():%Y%m%d%H%M%S}"
         _swap(path, new, backup)
-    return Migrated(counts=result["counts"], backup=backup, duckdb=result["duckdb"])
+    return Migrated(counts=dict(result["counts"]), backup=backup, duckdb=str(result["duckdb"]))
 
 
 def _readable_here(path: Path) -> bool:
@@ -118,7 +119,7 @@ class _shared_lock:
 
 
 def _convert_with_any(old: Path, found: int | None, new: Path, work: Path, readers: Sequence[str],
-                      echo: Callable[[str], None]) -> dict[str, object]:
+                      echo: Callable[[str], None]) -> dict[str, Any]:
     tried = []
     for version in readers:
         echo(f"Installing DuckDB {version} into a temporary environment (to read {old.name}, "
@@ -165,13 +166,13 @@ def _run(command: list[str], what: str) -> None:
         raise MigrateError(f"could not {what}: {reason}")
 
 
-def _run_converter(python: Path, old: Path, new: Path, echo: Callable[[str], None]) -> dict[str, object] | None:
+def _run_converter(python: Path, old: Path, new: Path, echo: Callable[[str], None]) -> dict[str, Any] | None:
     """Run convert_file.py; its result, or None if that DuckDB cannot read the file either."""
     proc = subprocess.Popen([str(python), "-I", str(CONVERTER), str(old), str(new), STORAGE_VERSION],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None and proc.stderr is not None
-    result: dict[str, object] | None = None
-    error: dict[str, object] | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
     shown: dict[str, int] = {}
     for line in proc.stdout:
         try:
@@ -200,12 +201,11 @@ def _run_converter(python: Path, old: Path, new: Path, echo: Callable[[str], Non
     raise MigrateError(f"the copy failed: {reason}")
 
 
-def _check_here(new: Path, counts: object) -> None:
+def _check_here(new: Path, counts: dict[str, int]) -> None:
     """This DuckDB opens the new file, in the expected format, with the rows the copy reported."""
     found = header_version(new)
     if found != STORAGE_NUMBER:
         raise MigrateError(f"the new file has storage format {found}, not {STORAGE_NUMBER} ({STORAGE_VERSION})")
-    assert isinstance(counts, dict)
     with duckdb.connect(str(new), read_only=True) as conn:
         for name, rows in counts.items():
             schema, table = name.split(".", 1)
