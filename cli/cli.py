@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from webleads.collector.fileformat import NeedsMigration
 from webleads.collector.registry import (
     Registry,
     RegistryError,
@@ -73,6 +74,8 @@ class Env:
                 self._store = Store(self.db)
             except DatabaseLocked:
                 raise RunRemotely(self.db) from None
+            except NeedsMigration as exc:
+                raise click.ClickException(str(exc)) from None
             except Exception as exc:  # duckdb.IOException and friends: say it in one line
                 raise click.ClickException(f"cannot open the database {self.db}: {exc}") from None
             atexit.register(self._store.close)
@@ -454,6 +457,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(result)
     except RunRemotely as exc:
         sys.exit(_forward(exc.db, args))
+    except NeedsMigration as exc:  # `serve` on a file of an earlier release: one line, no traceback
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

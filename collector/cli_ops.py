@@ -1,8 +1,9 @@
-"""Operations commands: purge, backup, restore, privacy-notice, doctor (added to `webleads`)."""
+"""Operations commands: purge, backup, restore, migrate, privacy-notice, doctor (added to `webleads`)."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -11,8 +12,9 @@ from urllib.parse import urlsplit
 
 import click
 
-from . import ops
+from . import migrate_file, ops
 from .enrich import Geo, GeoIPError
+from .fileformat import STORAGE_VERSION, NeedsMigration
 from .privacy import NoticeFacts, geo_precision, notice
 from .quiet import activity
 from .remote import read_serve_file
@@ -58,13 +60,38 @@ def register(group: click.Group) -> None:
                                        "or Ctrl+C), restore, then start it again")
         try:
             count, kept = ops.restore(backup_file, db_path)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, NeedsMigration) as exc:
             raise click.ClickException(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - duckdb errors: not a backup, or the file is held
             raise click.ClickException(f"cannot restore from {backup_file}: {exc}") from None
         click.echo(f"Restored {count} events into {db_path}.")
         if kept:
             click.echo(f"The previous file is kept as {kept}.")
+
+    @group.command("migrate")
+    @click.option("--db", "db_path", envvar="WEBLEADS_DB", default="webleads.duckdb", show_default=True,
+                  help="The DuckDB file to convert.")
+    @click.option("--duckdb", "reader", default=None, metavar="VERSION",
+                  help=f"The DuckDB release that wrote the file [tried: {', '.join(migrate_file.READERS)}].")
+    def migrate(db_path: str, reader: str | None) -> None:
+        """Convert a database file of an earlier release, which this release's DuckDB cannot read.
+
+        A DuckDB that reads it is installed from PyPI into a temporary environment and copies the
+        database into a new file that this release reads; the counts are checked, and the old file is
+        kept beside it as <file>.before-migrate-<time>. Stop the collector first."""
+        if reader is not None and not re.fullmatch(r"\d+\.\d+\.\d+", reader):
+            raise click.ClickException(f"--duckdb {reader!r} is not a release number such as 2.0.1")
+        try:
+            done = migrate_file.migrate(db_path, click.echo, (reader,) if reader else migrate_file.READERS)
+        except migrate_file.MigrateError as exc:
+            raise click.ClickException(str(exc)) from None
+        if done is None:
+            click.echo(f"{db_path} is in a format this release reads: nothing to convert.")
+            return
+        events = done.counts.get("main.event_log", 0)
+        click.echo(f"Converted {db_path}: {len(done.counts)} tables, {events:,} events, now in storage format "
+                   f"{STORAGE_VERSION} (copied with DuckDB {done.duckdb}).")
+        click.echo(f"The previous file is kept as {done.backup}; delete it once the collector runs well.")
 
     @group.command("privacy-notice")
     @click.option("--site", "site_name", required=True, help="The registered site.")
@@ -108,9 +135,9 @@ def _locked(db: str) -> bool:
     import duckdb
 
     try:
-        duckdb.connect(db).close()
-    except duckdb.IOException:
-        return True
+        duckdb.connect(db, config={"storage_compatibility_version": STORAGE_VERSION}).close()
+    except duckdb.IOException as exc:  # a file of an earlier release is not a locked one
+        return "lock" in str(exc).lower()
     return False
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from .fileformat import STORAGE_VERSION, needs_migration
 from .journal import SUFFIX as JOURNAL_SUFFIX
 from .store import LEGACY_SIDE_SUFFIX, Store, quote_literal, utcnow
 
@@ -101,7 +102,7 @@ def backup(store: Store, dest: str) -> int:
     cur = store.cursor()
     try:
         source = cur.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
-        cur.execute(f"ATTACH '{quote_literal(str(target))}' AS {alias}")
+        cur.execute(f"ATTACH '{quote_literal(str(target))}' AS {alias} (STORAGE_VERSION '{STORAGE_VERSION}')")
         os.chmod(target, 0o600)
         try:
             cur.execute(f"COPY FROM DATABASE {source} TO {alias} (SCHEMA)")
@@ -142,14 +143,24 @@ def restore(backup_file: str, db: str) -> tuple[int, str | None]:
     source = Path(backup_file).resolve()
     if not source.is_file():
         raise FileNotFoundError(f"no backup at {source}")
-    with duckdb.connect(str(source), read_only=True) as conn:
-        count = conn.execute("SELECT count(*) FROM event_log").fetchone()[0]  # type: ignore[index]
+    try:
+        with duckdb.connect(str(source), read_only=True) as conn:
+            count = conn.execute("SELECT count(*) FROM event_log").fetchone()[0]  # type: ignore[index]
+    except duckdb.IOException as exc:  # a backup made by an earlier release: convert it first
+        too_new = needs_migration(str(source), exc)
+        if too_new is not None:
+            raise too_new from None
+        raise
     target = Path(db).resolve()
     stamp = f"{target}.before-restore-{utcnow():%Y%m%d%H%M%S}"
     kept = None
     if target.exists():
-        with duckdb.connect(str(target)):  # fails fast if a collector holds it
-            pass
+        try:
+            with duckdb.connect(str(target)):  # fails fast if a collector holds it
+                pass
+        except duckdb.IOException as exc:
+            if needs_migration(str(target), exc) is None:  # a file of an earlier release is replaced all the same
+                raise
         kept = stamp
         target.rename(kept)
     # its log and its journal (events they may still hold belong to the old database), also when

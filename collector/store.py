@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from .fileformat import STORAGE_VERSION, needs_migration
 from .journal import SUFFIX as JOURNAL_SUFFIX
 from .journal import Journal, read_segment
 from .rows import (
@@ -138,10 +139,14 @@ def migrations() -> list[tuple[int, str, str]]:
 
 def connect(path: str) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(path)
+        # a new file gets the format this release names (collector/fileformat.py); a file keeps its own
+        return duckdb.connect(path, config={"storage_compatibility_version": STORAGE_VERSION})
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise DatabaseLocked(path) from None
+        too_new = needs_migration(path, exc)
+        if too_new is not None:
+            raise too_new from None
         raise
 
 
@@ -164,6 +169,8 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
             conn.execute("ROLLBACK")
             raise
         applied.append(name)
+    if applied:  # schema changes go into the file at once: DuckDB 1.5.5 fails to replay some from its log
+        conn.execute("CHECKPOINT")
     return applied
 
 

@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 
+from webleads.collector.fileformat import STORAGE_VERSION
 from webleads.collector.store import Store
 
 from conftest import ORIGIN, Server, webleads
@@ -147,6 +148,7 @@ def test_an_idle_store_moves_the_log_into_the_file(tmp_path: Path, monkeypatch: 
         now = store_module.utcnow()
         store.write([(f"i{i}", now, now, "ecloserie", "event", "n", "v", "hash", *[None] * 16, "desktop", False,
                       None, None, None, None, "import") for i in range(100)])
+        store.settle()  # moved into event_log: in DuckDB's log (the schema was checkpointed at start)
         wal = Path(str(db) + ".wal")
         assert wal.exists() and wal.stat().st_size > 0
         deadline = time.monotonic() + 10
@@ -460,7 +462,7 @@ def test_a_side_file_left_by_the_earlier_version_is_moved_in(tmp_path: Path) -> 
     Store(str(db)).close()
     rows = _events("old", 30)
     with duckdb.connect(str(db)) as conn:
-        conn.execute(f"ATTACH '{db}.side' AS side")
+        conn.execute(f"ATTACH '{db}.side' AS side (STORAGE_VERSION '{STORAGE_VERSION}')")
         conn.execute("CREATE TABLE side.event_log AS SELECT * FROM event_log LIMIT 0")
         placeholders = ", ".join(["?"] * len(rows[0]))
         conn.executemany(f"INSERT INTO side.event_log VALUES ({placeholders})", rows)
