@@ -1,4 +1,4 @@
--- Migration 7: short links for print, radio and posters (`webleads link add`), and their scans. A scan
+-- Migration 8: short links for print, radio and posters (`webleads link add`), and their scans. A scan
 -- keeps no IP address: the visitor is the day's salted hash, as for events without consent.
 CREATE TABLE short_links (
     code         VARCHAR PRIMARY KEY,

@@ -1,4 +1,4 @@
--- Migration 8: what a campaign cost, and what became of a lead (the closed loop: `webleads cost import`,
+-- Migration 9: what a campaign cost, and what became of a lead (the closed loop: `webleads cost import`,
 -- `webleads outcome import`, POST /api/v1/outcomes). Outcomes are appended, never changed: a lead's
 -- outcome is its latest by `ts` (then by arrival). They hold no more than the lead's id, the outcome, its
 -- value and its time.
