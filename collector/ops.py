@@ -83,8 +83,9 @@ def _delete_chunk(conn: duckdb.DuckDBPyConnection, site: str, cutoff: datetime) 
 
 # --- backups -----------------------------------------------------------------------------------
 # Left empty in backups: a copy of the daily salts would make the day's visitor hashes linkable
-# back to an IP address and user-agent for as long as the copy is kept.
-NOT_BACKED_UP = ("daily_salts",)
+# back to an IP address and user-agent for as long as the copy is kept; a restored copy signs the
+# dashboard's users out rather than bring back sessions ended since.
+NOT_BACKED_UP = ("daily_salts", "dashboard_sessions")
 
 
 def backup(store: Store, dest: str) -> int:

@@ -261,8 +261,12 @@ def revoke_token(store: Store, which: str) -> list[TokenInfo]:
         ids = ", ".join(t.id for t in matches)
         raise RegistryError(f"{len(matches)} tokens are named {which!r}: revoke one by its id ({ids})")
     prefix = matches[0].id
-    store.run_write(lambda conn: conn.execute("DELETE FROM api_tokens WHERE starts_with(token_hash, $p)",
-                                              {"p": prefix}))
+
+    def revoke(conn: duckdb.DuckDBPyConnection) -> None:  # and the dashboard sessions it opened
+        conn.execute("DELETE FROM dashboard_sessions WHERE starts_with(token_hash, $p)", {"p": prefix})
+        conn.execute("DELETE FROM api_tokens WHERE starts_with(token_hash, $p)", {"p": prefix})
+
+    store.run_write(revoke)
     return matches
 
 

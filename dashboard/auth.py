@@ -2,11 +2,12 @@
 
 - The cookie `wl_session` holds only a random id (32 bytes, URL-safe): HttpOnly, SameSite=Strict,
   Path=/dashboard, Secure when the dashboard is reached over https (the request's scheme or the
-  configured public_url). The server keeps, in memory, the SHA-256 of that id mapped to the SHA-256 of
-  the token (the form the database stores), so neither the id nor the token is kept in clear; a restart
-  signs everyone out, which is fine for a handful of users.
-- A session ends after IDLE_SECONDS without a request, at MAX_SECONDS in any case, at sign-out, and as
-  soon as its token is no longer in the database (checked again every RECHECK_SECONDS).
+  configured public_url). The server keeps, in memory and in the database (session_store.py), the
+  SHA-256 of that id mapped to the SHA-256 of the token (the form the database stores), so neither the id
+  nor the token is kept in clear; a restart of the collector signs nobody out.
+- A session ends after IDLE_SECONDS without a request, at MAX_SECONDS in any case (a browser the user
+  asked to remember: after REMEMBER_SECONDS, its cookie kept as long), at sign-out, and as soon as its
+  token is no longer in the database (checked again every RECHECK_SECONDS).
 - The token travels only in the body of the sign-in POST: never in a URL (so never in an access log or
   a Referer header), never in the cookie, never logged.
 - CSRF: every POST (sign-in, sign-out) must carry an Origin (or, failing that, a Referer) naming this
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +36,7 @@ from webleads.collector.app import error_response
 from webleads.collector.registry import check_token, hash_token
 from webleads.collector.validate import Rejected
 
+from . import session_store
 from .render import page, secure
 
 log = logging.getLogger("webleads.dashboard")
@@ -42,6 +45,7 @@ COOKIE = "wl_session"
 COOKIE_PATH = "/dashboard"
 IDLE_SECONDS = 12 * 3600
 MAX_SECONDS = 7 * 86400
+REMEMBER_SECONDS = 30 * 86400  # "remember this browser": a monthly user signs in once a month
 RECHECK_SECONDS = 60.0
 MAX_SESSIONS = 10_000
 
@@ -52,6 +56,17 @@ class Session:
     created: float
     seen: float
     checked: float
+    remember: bool = False
+    written: float = 0.0  # when `seen` was last written to the database
+
+    @property
+    def limits(self) -> tuple[float, float]:
+        """(longest idle time, longest life) in seconds."""
+        return (REMEMBER_SECONDS, REMEMBER_SECONDS) if self.remember else (IDLE_SECONDS, MAX_SECONDS)
+
+    def expired(self, now: float) -> bool:
+        idle, life = self.limits
+        return now - self.seen > idle or now - self.created > life
 
 
 def _key(session_id: str) -> str:
@@ -59,52 +74,71 @@ def _key(session_id: str) -> str:
 
 
 class Sessions:
-    """The signed-in browsers of this process."""
+    """The signed-in browsers: in memory, and in the database when a store is given (a restart of the
+    collector then signs nobody out). Every database call blocks: run them off the event loop."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, store: Any = None) -> None:
         self._lock = threading.Lock()
         self._by_key: dict[str, Session] = {}
         self.clock = clock
+        self.store = store
 
-    def open(self, token: str) -> str:
+    def open(self, token: str, remember: bool = False) -> str:
         """A new session for a token already checked; returns the id to put in the cookie."""
         session_id = secrets.token_urlsafe(32)
         now = self.clock()
+        session = Session(hash_token(token), now, now, now, remember, now)
         with self._lock:
             self._expire(now)
             if len(self._by_key) >= MAX_SESSIONS:  # drop the oldest rather than grow without end
                 oldest = min(self._by_key, key=lambda k: self._by_key[k].seen)
                 del self._by_key[oldest]
-            self._by_key[_key(session_id)] = Session(hash_token(token), now, now, now)
+            self._by_key[_key(session_id)] = session
+        if self.store is not None:
+            session_store.delete_expired(self.store, now, IDLE_SECONDS, MAX_SECONDS, REMEMBER_SECONDS)
+            session_store.save(self.store, _key(session_id), session.token_hash, now, remember)
         return session_id
 
     def get(self, session_id: str | None) -> Session | None:
         if not session_id or len(session_id) > 100:
             return None
-        now = self.clock()
+        key, now = _key(session_id), self.clock()
         with self._lock:
-            session = self._by_key.get(_key(session_id))
-            if session is None:
-                return None
-            if now - session.seen > IDLE_SECONDS or now - session.created > MAX_SECONDS:
-                del self._by_key[_key(session_id)]
-                return None
-            session.seen = now
-            return session
+            session = self._by_key.get(key)
+        if session is None and self.store is not None:  # signed in before a restart
+            found = session_store.load(self.store, key)
+            if found is not None:
+                token_hash, created, seen, remember = found
+                session = Session(token_hash, created, seen, 0.0, remember, seen)  # its token checked at once
+                with self._lock:
+                    self._by_key.setdefault(key, session)
+        if session is None:
+            return None
+        if session.expired(now):
+            self.close(session_id)
+            return None
+        session.seen = now
+        if self.store is not None and now - session.written > session_store.SEEN_EVERY:
+            session.written = now
+            session_store.note_seen(self.store, key, now)
+        return session
 
     def close(self, session_id: str | None) -> None:
         if session_id:
             with self._lock:
                 self._by_key.pop(_key(session_id), None)
+            if self.store is not None:
+                session_store.delete(self.store, session_hash=_key(session_id))
 
     def drop_token(self, token_hash: str) -> None:
         with self._lock:
             for key in [k for k, s in self._by_key.items() if s.token_hash == token_hash]:
                 del self._by_key[key]
+        if self.store is not None:
+            session_store.delete(self.store, token_hash=token_hash)
 
     def _expire(self, now: float) -> None:
-        for key in [k for k, s in self._by_key.items()
-                    if now - s.seen > IDLE_SECONDS or now - s.created > MAX_SECONDS]:
+        for key in [k for k, s in self._by_key.items() if s.expired(now)]:
             del self._by_key[key]
 
     def __len__(self) -> int:
@@ -121,9 +155,10 @@ def is_https(request: Request) -> bool:
     return request.url.scheme == "https" or settings.base_url.startswith("https://")
 
 
-def set_session_cookie(response: Response, request: Request, session_id: str) -> None:
-    response.set_cookie(COOKIE, session_id, max_age=MAX_SECONDS, path=COOKIE_PATH, httponly=True,
-                        samesite="strict", secure=is_https(request))
+def set_session_cookie(response: Response, request: Request, session_id: str, remember: bool = False) -> None:
+    """A remembered browser keeps the cookie 30 days; otherwise it ends with the browser's session."""
+    response.set_cookie(COOKIE, session_id, max_age=REMEMBER_SECONDS if remember else None, path=COOKIE_PATH,
+                        httponly=True, samesite="strict", secure=is_https(request))
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
@@ -161,14 +196,17 @@ def sessions_of(app: object) -> Sessions:
     state = app.state  # type: ignore[attr-defined]
     found = getattr(state, "dashboard_sessions", None)
     if found is None:
-        found = state.dashboard_sessions = Sessions()
+        found = state.dashboard_sessions = Sessions(store=getattr(state, "store", None))
     return found  # type: ignore[no-any-return]
 
 
 async def current(request: Request) -> Session | None:
     """The request's session, if its cookie names a live one whose token still exists."""
     sessions = sessions_of(request.app)
-    session = sessions.get(request.cookies.get(COOKIE))
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    session = await run_in_threadpool(sessions.get, cookie)
     if session is None:
         return None
     now = sessions.clock()
@@ -210,16 +248,17 @@ async def signin(request: Request) -> Response:
     if not await run_in_threadpool(check_token, store, token):
         log.warning("dashboard: sign-in refused (unknown token)")  # no address: the collector logs no IP
         return page(request, "signin.html", status=401, message="signin.refused", next=target, error=True)
-    session_id = sessions_of(request.app).open(token)
+    remember = form.get("remember") == "1"
+    session_id = await run_in_threadpool(sessions_of(request.app).open, token, remember)
     response = secure(RedirectResponse(target, status_code=303))
-    set_session_cookie(response, request, session_id)
+    set_session_cookie(response, request, session_id, remember)
     return response
 
 
 async def signout(request: Request) -> Response:
     if not same_origin(request):
         return page(request, "error.html", status=403, message="err.origin")
-    sessions_of(request.app).close(request.cookies.get(COOKIE))
+    await run_in_threadpool(sessions_of(request.app).close, request.cookies.get(COOKIE))
     response = secure(RedirectResponse("/dashboard?signed_out=1", status_code=303))
     clear_session_cookie(response, request)
     return response
