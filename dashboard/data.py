@@ -18,7 +18,7 @@ from .render import sql
 
 def attribution(store: Store, f: Filters, model: str | None = None) -> reports.Report:
     return reports.attribution(store, model=model or f.model, by=f.by, lookback=f.lookback,
-                               conversion=f.conversion, **f.report_options())
+                               conversion=f.conversion, outcome=f.outcome, value=f.value, **f.report_options())
 
 
 @dataclass
