@@ -167,21 +167,28 @@ def test_a_bad_short_link_is_refused_with_a_message(dash: Dash, client: httpx.Cl
 
 def test_the_short_links_list_has_the_report_counts_and_the_campaign_cost(dash: Dash, client: httpx.Client,
                                                                          signed_in: Tab) -> None:
-    day = dash.today.isoformat()
-    saved = client.post("/dashboard/costs", data={"day": day, "source": "mairie", "medium": "affiche",
-                                                  "campaign": "portes-ouvertes", "cost": "30"})
-    assert saved.status_code == 303
+    made = client.post("/dashboard/links/short", data={"site": "demo", "url": f"{DEMO_ORIGIN}/fablab",
+                                                       "source": "Boulangerie", "medium": "flyer",
+                                                       "campaign": "Fablab Hiver", "code": "fablab-hiver"})
+    assert made.status_code == 303 and made.headers["location"].endswith("short=fablab-hiver#short-made")
+    for day, cost in ((dash.today.isoformat(), "30"), ((dash.today.replace(day=1)).isoformat(), "12,5")):
+        saved = client.post("/dashboard/costs", data={"day": day, "source": "boulangerie", "medium": "flyer",
+                                                      "campaign": "fablab-hiver", "cost": cost})
+        assert saved.status_code == 303
     signed_in.open("/dashboard/links?" + query(dash))
     listed = {r[0]: r for r in signed_in.rows("short-links")}
     cli = dash.cli("link", "list", "--from", dash.everything["from"], "--to", dash.everything["to"], "--format", "json")
-    for row in orjson.loads(cli)["rows"]:
+    rows = orjson.loads(cli)["rows"]
+    assert {r["code"] for r in rows} == set(listed)
+    for row in rows:
         code, url, scans, visitors, conversions, cost, per_lead = listed[row["code"]][:7]
         assert (url, int(scans), int(visitors), int(conversions)) == (row["url"], row["scans"], row["visitors"],
                                                                       row["conversions"])
-    poster = listed["demo-affiche-mairie"]
-    assert float(poster[5]) >= 30  # the day's cost of its campaign, and whatever the demo recorded
-    if int(poster[4]):
-        assert float(poster[6]) == round(float(poster[5]) / int(poster[4]), 2)
+        if per_lead:
+            assert float(per_lead) == round(float(cost) / int(conversions), 2)
+    fablab = listed["fablab-hiver"]
+    expected = 42.5 if dash.today.day != 1 else 12.5  # on the 1st, the second cost replaced the first
+    assert (float(fablab[5]), fablab[6]) == (expected, "")  # no lead yet: no cost per lead
 
 
 # --- ROI -------------------------------------------------------------------------------------------------
