@@ -134,7 +134,8 @@ def report_roi(env: Env, model: str, by: str, fmt: str | None, data_dir: str | N
 
 @report.command("funnel", epilog=_REPORT_HELP)
 @click.option("--step", "steps", multiple=True, required=True, metavar="KIND:PATTERN",
-              help="pageview:GLOB (on the path, * is a wildcard), conversion:NAME or event:NAME; repeat in order.")
+              help="pageview:GLOB (on the path, * is a wildcard), conversion:NAME, event:NAME or outcome:NAME "
+                   "(a lead whose latest outcome is NAME); repeat in order.")
 @click.option("--window", default="7d", show_default=True, help="Time allowed after step 1: 7d, 12h, 30m.")
 @click.option("--by", default=None, type=click.Choice(reports.DIMENSIONS),
               help="Split by the visit (touch) of the first step.")

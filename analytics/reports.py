@@ -4,6 +4,8 @@
         rows: {<by>: value, "conversions": credited (float), "share": of all credited (0..1),
                "touched_conversions": conversions whose journey includes the value}
     funnel(source, steps, window="7d", by=None, **filters) -> Report   (filters without conversion/lookback)
+        steps: "pageview:GLOB", "conversion:NAME", "event:NAME", "outcome:NAME" (a lead of the visitor whose
+               latest outcome is NAME, at that outcome's time)
         rows: {"step", "name", "visitors", "conversion_rate" (from step 1, 0..1), "drop_off" (visitors lost
                since the step before), "median_seconds_from_previous", and <by> when split}
     leads(source, **filters) -> Report
@@ -41,7 +43,7 @@ DIMENSIONS = ("channel", "source", "medium", "campaign", "term", "content", "ref
 # What a journey without any touch reads as, per dimension (DESIGN.md: "(direct)" / "Direct").
 MISSING = {"channel": "Direct", "source": "(direct)", "medium": "(none)", "campaign": "(not set)",
            "term": "(not set)", "content": "(not set)", "referrer_domain": "(none)", "landing_page": "(not set)"}
-STEP_KINDS = ("pageview", "conversion", "event")
+STEP_KINDS = ("pageview", "conversion", "event", "outcome")
 MAX_STEPS = 10
 DEFAULT_TZ = "Europe/Paris"
 DEFAULT_LOOKBACK = 90
@@ -167,7 +169,8 @@ def parse_window(text: str | timedelta) -> timedelta:
 def parse_step(text: str) -> tuple[str, str]:
     kind, sep, pattern = str(text).partition(":")
     if not sep or kind not in STEP_KINDS or not pattern or len(pattern) > 200:
-        raise ReportError("bad_step", f"a step is pageview:GLOB, conversion:NAME or event:NAME, not {str(text)[:60]!r}")
+        raise ReportError("bad_step", "a step is pageview:GLOB, conversion:NAME, event:NAME or outcome:NAME, "
+                                      f"not {str(text)[:60]!r}")
     return kind, pattern
 
 
@@ -292,6 +295,8 @@ def funnel(source: Source, steps: list[str] | tuple[str, ...], window: str | tim
 
 def _matcher(kind: str, pattern: str) -> tuple[str, str]:
     """The funnel.sql block that matches a step, and the value it binds."""
+    if kind == "outcome":
+        return "match_outcome", pattern
     if kind != "pageview":
         return "match_name", pattern
     inner = pattern.strip("*")
@@ -308,7 +313,12 @@ def _funnel_sql(matchers: list[str], by: str | None) -> str:
     text = sql("funnel")
     blocks = dict(re.findall(r"-- @(\w+)[^\n]*\n(.*?)(?=-- @|\Z)", text, flags=re.S))
     matches = ",\n".join(blocks[m].rstrip().replace("{k}", str(k)) for k, m in enumerate(matchers, start=1))
-    query = blocks["prologue"].replace("{matches}", matches)
+    outcome_rows = ""
+    if "match_outcome" in matchers:
+        flags = ",\n".join(blocks["outcome_is" if m == "match_outcome" else "outcome_not"].rstrip()
+                           .replace("{k}", str(k)) for k, m in enumerate(matchers, start=1))
+        outcome_rows = blocks["outcome_rows"].rstrip().replace("{outcome_matches}", flags)
+    query = blocks["prologue"].replace("{matches}", matches).replace("{outcome_rows}", outcome_rows)
     query += blocks["start"]
     for k in range(2, count + 1):
         query += blocks["step"].replace("{k}", str(k)).replace("{p}", str(k - 1))

@@ -5,20 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import segno
 
 from webleads.analytics import formats, reports
 from webleads.analytics.links import link_list
 from webleads.collector.rows import utcnow
-from webleads.collector.shortlinks import LinkError, ShortLink, add_link, check_link, find_link
+from webleads.collector.shortlinks import LinkError, ShortLink, add_link, check_link, find_link, qr_code
 
 from .cli import Env, db_option
-
-# A QR code to print: error correction Q (a quarter of the code can be torn or dirty and it still
-# reads), and a PNG of at least this many pixels a side, sharp when printed 10 cm wide at 300 dpi.
-QR_ERROR = "q"
-QR_MIN_PIXELS = 1200
-QR_BORDER = 4  # modules of white margin, as the standard asks
 
 
 @click.group()
@@ -76,13 +69,8 @@ def link_qr(env: Env, code: str, out: str, collector_url: str | None) -> None:
     if not base.startswith(("http://", "https://")):
         raise click.ClickException(f"--collector {base!r} must start with http:// or https://")
     url = f"{base}/r/{code}"
-    qr = segno.make(url, error=QR_ERROR, micro=False)
-    side = qr.symbol_size(border=QR_BORDER)[0]
     try:
-        if suffix == ".png":
-            qr.save(out, kind="png", scale=-(-QR_MIN_PIXELS // side), border=QR_BORDER)
-        else:
-            qr.save(out, kind="svg", scale=10, border=QR_BORDER, title=url)
+        Path(out).write_bytes(qr_code(url, suffix[1:]))
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
     env.echo(f"QR code of {url} written to {Path(out).resolve()}")

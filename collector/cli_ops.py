@@ -15,7 +15,7 @@ import click
 from . import migrate_file, ops
 from .enrich import Geo, GeoIPError
 from .fileformat import STORAGE_VERSION, NeedsMigration
-from .privacy import NoticeFacts, geo_precision, notice
+from .privacy import NoticeFacts, geo_precision, notice, outcomes_in_use
 from .quiet import activity
 from .remote import read_serve_file
 from .settings import SettingsError, load_settings
@@ -111,7 +111,8 @@ def register(group: click.Group) -> None:
         facts = NoticeFacts(site=site.name, origins=site.origins, consent_required=site.consent == "required",
                             retention_months=site.retention_months or settings.retention_months,
                             geo_precision=geo_precision(geo), allowed_params=site.allowed_params,
-                            opt_out_url=f"{settings.base_url}/opt-out?site={site.name}")
+                            opt_out_url=f"{settings.base_url}/opt-out?site={site.name}",
+                            outcomes_in_use=outcomes_in_use(env.store, site.name))
         env.echo(notice(facts, lang))
 
     @group.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .enrich import Geo
 
@@ -16,6 +17,7 @@ class NoticeFacts:
     geo_precision: str  # "none" | "country" | "city"
     allowed_params: tuple[str, ...]
     opt_out_url: str
+    outcomes_in_use: bool = False  # the back office records what became of this site's leads
 
 
 def geo_precision(geo: Geo) -> str:
@@ -23,6 +25,13 @@ def geo_precision(geo: Geo) -> str:
         return "none"
     kind = str(getattr(geo.reader.metadata(), "database_type", "")).lower()
     return "city" if "city" in kind else "country"
+
+
+def outcomes_in_use(store: Any, site: str) -> bool:
+    """True when an outcome is recorded for one of the site's leads."""
+    rows = store.query("SELECT 1 AS found FROM lead_outcomes o JOIN event_log e ON e.event_id = o.lead_id "
+                       "AND e.type = 'conversion' WHERE e.site = $s LIMIT 1", {"s": site})
+    return bool(rows)
 
 
 def notice(facts: NoticeFacts, lang: str = "fr") -> str:
@@ -65,7 +74,7 @@ dans une adresse de page).
 
 Si votre navigateur envoie le signal « Do Not Track » ou « Global Privacy Control », rien n'est collecté.
 
-Les données sont conservées {f.retention_months} mois, puis supprimées automatiquement.
+{_outcomes_fr(f)}Les données sont conservées {f.retention_months} mois, puis supprimées automatiquement.
 
 Vous pouvez refuser la mesure à tout moment sur cette page : {f.opt_out_url}
 """
@@ -105,7 +114,31 @@ fields, e-mail addresses (masked if they appear in a page address).
 
 If your browser sends "Do Not Track" or "Global Privacy Control", nothing is collected.
 
-Data is kept for {f.retention_months} months, then deleted automatically.
+{_outcomes_en(f)}Data is kept for {f.retention_months} months, then deleted automatically.
 
 You can opt out at any time on this page: {f.opt_out_url}
 """
+
+
+# When the back office records what became of leads (webleads outcome import, POST /api/v1/outcomes, the
+# dashboard), the anonymous journey of a person who applied is tied to an application the site knows:
+# personal data, handled under the site's legal basis for applications. Said plainly, as the CNIL asks.
+def _outcomes_fr(f: NoticeFacts) -> str:
+    if not f.outcomes_in_use:
+        return ""
+    return ("Lorsque vous nous envoyez une candidature ou une demande par un formulaire, nous pouvons "
+            "enregistrer ce qu'elle est devenue (par exemple inscription, financement, abandon) et, le cas "
+            "échéant, son montant, pour savoir quelles campagnes amènent des personnes qui s'inscrivent. Le "
+            "parcours de visite lié à votre demande devient alors une donnée personnelle, traitée sur la même "
+            "base légale que votre candidature. L'outil ne conserve que l'identifiant de la demande, ce "
+            "qu'elle est devenue, son montant et sa date : ni votre nom, ni vos coordonnées.\n\n")
+
+
+def _outcomes_en(f: NoticeFacts) -> str:
+    if not f.outcomes_in_use:
+        return ""
+    return ("When you send us an application or a request through a form, we may record what became of it "
+            "(for example enrolled, funded, withdrawn) and, where relevant, its amount, to learn which "
+            "campaigns bring people who enrol. The visit journey linked to your request then becomes personal "
+            "data, handled on the same legal basis as your application. The tool keeps only the request's "
+            "identifier, what became of it, its amount and its date: not your name or contact details.\n\n")

@@ -11,6 +11,7 @@ are few, but a flood of requests must never become a flood of writes); at most M
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import segno
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -34,8 +36,21 @@ MAX_PENDING = 100_000
 LINK_COLUMNS = ("code", "site", "target", "utm_source", "utm_medium", "utm_campaign", "utm_content", "created_at")
 
 
+# A QR code to print: error correction Q (a quarter of the code can be torn or dirty and it still
+# reads), and a PNG of at least this many pixels a side, sharp when printed 10 cm wide at 300 dpi.
+QR_ERROR = "q"
+QR_MIN_PIXELS = 1200
+QR_BORDER = 4  # modules of white margin, as the standard asks
+QR_KINDS = ("png", "svg")
+
+
 class LinkError(ValueError):
-    """A user mistake in a link command; the message says what to do."""
+    """A user mistake in a link command; the message says what to do, `kind` which rule it broke (bad_code,
+    bad_target, foreign_target, missing_tag, bad_tag, taken_code) so a page can say it in its language."""
+
+    def __init__(self, message: str, kind: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -69,35 +84,52 @@ def check_link(code: str, target: str, origins: Sequence[str], utm: dict[str, st
                any_target: bool = False) -> None:
     """Raise LinkError unless the code, target and tags make a good link."""
     if not CODE.match(code):
-        raise LinkError(f"code {code[:40]!r}: use 1 to 32 letters, digits, '-' or '_' (for example affiche-mairie)")
+        raise LinkError(f"code {code[:40]!r}: use 1 to 32 letters, digits, '-' or '_' (for example affiche-mairie)",
+                        "bad_code")
     try:
         parts = urlsplit(target)
         host = parts.hostname
     except ValueError:
         host = None
     if parts.scheme not in ("http", "https") or not host:
-        raise LinkError(f"--to {target[:80]!r} must be an http(s) address, for example https://www.example.org/page")
+        raise LinkError(f"--to {target[:80]!r} must be an http(s) address, for example https://www.example.org/page",
+                        "bad_target")
     origin = f"{parts.scheme}://{host.lower()}" + (f":{parts.port}" if parts.port else "")
     if origin not in origins and not any_target:
         raise LinkError(f"--to {target[:80]!r} is not on the site's origins ({', '.join(origins)}); "
-                        "add --any-target to send people elsewhere on purpose")
+                        "add --any-target to send people elsewhere on purpose", "foreign_target")
     for key in ("utm_source", "utm_medium", "utm_campaign"):
         if not (utm.get(key) or "").strip():
             raise LinkError(f"--{key.replace('_', '-')} is required (for a poster: --utm-source mairie "
-                            "--utm-medium affiche --utm-campaign portes-ouvertes)")
+                            "--utm-medium affiche --utm-campaign portes-ouvertes)", "missing_tag")
     for key, value in utm.items():
         if value is not None and (len(value) > UTM_VALUE_MAX or any(ord(c) < 32 for c in value)):
-            raise LinkError(f"--{key.replace('_', '-')}: at most {UTM_VALUE_MAX} printable characters")
+            raise LinkError(f"--{key.replace('_', '-')}: at most {UTM_VALUE_MAX} printable characters", "bad_tag")
 
 
 def add_link(store: Any, link: ShortLink) -> None:
     def insert(conn: Any) -> None:
         if conn.execute("SELECT 1 FROM short_links WHERE code = $c", {"c": link.code}).fetchone():
-            raise LinkError(f"the code {link.code!r} is taken already; pick another (webleads link list)")
+            raise LinkError(f"the code {link.code!r} is taken already; pick another (webleads link list)", "taken_code")
         conn.execute("INSERT INTO short_links VALUES ($code, $site, $target, $utm_source, $utm_medium, "
                      "$utm_campaign, $utm_content, $created_at)", link.__dict__)
 
     store.run_write(insert)
+
+
+def qr_code(url: str, kind: str) -> bytes:
+    """The QR code of `url`, ready to print: a PNG of at least QR_MIN_PIXELS a side, or an SVG (vector, for a
+    printer). `webleads link qr` and the dashboard's downloads both make it here."""
+    if kind not in QR_KINDS:
+        raise LinkError(f"a QR code is a {' or '.join(QR_KINDS)} file, not {kind[:10]!r}", "bad_kind")
+    qr = segno.make(url, error=QR_ERROR, micro=False)
+    out = io.BytesIO()
+    if kind == "png":
+        side = qr.symbol_size(border=QR_BORDER)[0]
+        qr.save(out, kind="png", scale=-(-QR_MIN_PIXELS // side), border=QR_BORDER)
+    else:
+        qr.save(out, kind="svg", scale=10, border=QR_BORDER, title=url)
+    return out.getvalue()
 
 
 def find_link(store: Any, code: str) -> ShortLink | None:

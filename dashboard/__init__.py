@@ -3,14 +3,15 @@
 Server-rendered HTML (Jinja2, autoescaped), charts as inline SVG, one small script and one style sheet
 from dashboard/static/ (no inline script or style: the Content-Security-Policy allows only these). Sign
 in with an API token, then a session cookie (auth.py). Pages: overview, attribution with a comparison
-of models, funnels, leads, campaign link builder; each table downloads as the same CSV as the API.
+of models, funnels, leads (with their outcomes), campaign link builder (with short links and QR codes),
+ROI, declared sources; each table downloads as the same CSV as the API.
 """
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from . import auth, downloads, pages
+from . import auth, closedloop, downloads, pages
 from .render import static
 
 
@@ -33,5 +34,6 @@ def routes() -> list[BaseRoute]:
         Route("/dashboard/compare.csv", auth.signed_in(downloads.compare_csv, download=True), methods=["GET"]),
         Route("/dashboard/funnel.csv", auth.signed_in(downloads.funnel_csv, download=True), methods=["GET"]),
         Route("/dashboard/leads.csv", auth.signed_in(downloads.leads_csv, download=True), methods=["GET"]),
+        *closedloop.routes(guard),
         Route("/dashboard/static/{name}", static, methods=["GET"]),
     ]

@@ -18,7 +18,7 @@ from .render import sql
 
 def attribution(store: Store, f: Filters, model: str | None = None) -> reports.Report:
     return reports.attribution(store, model=model or f.model, by=f.by, lookback=f.lookback,
-                               conversion=f.conversion, **f.report_options())
+                               conversion=f.conversion, outcome=f.outcome, value=f.value, **f.report_options())
 
 
 @dataclass
@@ -91,4 +91,5 @@ def names(store: Store, f: Filters) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {k: [] for k in reports.STEP_KINDS}
     for row in store.query(sql("funnel_suggestions"), {"start": start, "end": end, "site": f.site}):
         out[row["kind"]].append(row["value"])
+    out["outcome"] = [r["outcome"] for r in store.query(sql("outcome_names"))]
     return out

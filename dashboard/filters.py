@@ -2,9 +2,9 @@
 shared, and its CSV link carries the same query).
 
 Parameter names are the API's (`from`, `to`, `tz`, `site`, `model`, `by`, `conversion`, repeated `step`,
-`window`), plus the dashboard's own (`compare`, `split`, `channel`, `q`, `status`, `lang`). Days are whole days in
-`tz` (Europe/Paris by default), as in the reports. A wrong value is not an error page: it is replaced by
-the default and the page says which filter it ignored.
+`window`, `outcome`, `value`), plus the dashboard's own (`compare`, `split`, `channel`, `q`, `status`, `lang`).
+Days are whole days in `tz` (Europe/Paris by default), as in the reports. A wrong value is not an error
+page: it is replaced by the default and the page says which filter it ignored.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class Filters:
     channel: str | None = None
     q: str = ""
     status: str = "accepted"
+    outcome: str | None = None  # only the leads whose latest outcome this is (attribution, ROI, declared)
+    value: bool = False  # attribution credits the outcomes' value (euros) rather than counting leads
     problems: list[str] = field(default_factory=list)
 
     def report_options(self) -> dict[str, Any]:
@@ -66,6 +68,7 @@ class Filters:
             "window": self.window, "split": self.split, "conversion": self.conversion,
             "lookback": str(self.lookback) if self.lookback != reports.DEFAULT_LOOKBACK else None,
             "channel": self.channel, "q": self.q, "status": self.status if self.status != "accepted" else None,
+            "outcome": self.outcome, "value": "1" if self.value else None,
         }
         wanted = {k: values[k] for k in keys}
         wanted.update(override)
@@ -158,10 +161,16 @@ def parse(params: QueryParams, sites: list[str], today: date | None = None) -> F
         problems.append(f"status={status!r}")
         status = "accepted"
 
+    outcome = params.get("outcome") or None
+    if outcome is not None and len(outcome) > 100:
+        problems.append("outcome")
+        outcome = None
+
     return Filters(start=start, end=end, tz=tz, site=site, model=model, by=by, compare=compare, steps=steps,
                    window=window, split=split, conversion=conversion, lookback=int(lookback),
                    channel=(params.get("channel") or None), q=(params.get("q") or "").strip()[:100],
-                   status=status, problems=problems)
+                   status=status, outcome=outcome, value=params.get("value") in ("1", "true", "on"),
+                   problems=problems)
 
 
 def parse_steps(params: QueryParams, problems: list[str]) -> list[str]:

@@ -148,6 +148,8 @@ class Labels:
             return self.t.gettext("Form %(name)s", name=pattern)
         if kind == "event":
             return self.t.gettext("Event %(name)s", name=pattern)
+        if kind == "outcome":
+            return self.t.gettext("Outcome %(name)s", name=pattern)
         return step
 
     def window(self, window: str) -> str:

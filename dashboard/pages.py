@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from webleads.analytics import channels, reports
 
-from . import charts, data, filters, links, overview
+from . import charts, closedloop, data, filters, links, overview
 from .auth import current
 from .i18n import Text
 from .render import language, page, secure
@@ -67,9 +67,10 @@ async def home(request: Request) -> Response:
 
 
 # --- attribution ---------------------------------------------------------------------------------------
-def _attribution(store: Any, f: filters.Filters) -> tuple[reports.Report, data.Comparison, list[str]]:
+def _attribution(store: Any, f: filters.Filters) -> tuple[reports.Report, data.Comparison, list[str], list[str]]:
     main = data.attribution(store, f)
-    return main, data.compare(store, f, {f.model: main}), data.names(store, f)["conversion"]
+    return (main, data.compare(store, f, {f.model: main}), data.names(store, f)["conversion"],
+            closedloop.outcome_names(store))
 
 
 def attribution_notes(t: Text, report: reports.Report, model: str) -> list[str]:
@@ -95,9 +96,9 @@ def attribution_notes(t: Text, report: reports.Report, model: str) -> list[str]:
 async def attribution(request: Request) -> Response:
     f = read_filters(request)
     t = Text(language(request))
-    main, comparison, conversions = await run_in_threadpool(_attribution, request.app.state.store, f)
-    bars = [charts.Bar(t.value(f.by, r[f.by]), r["conversions"], t.pct(r["conversions"], main.conversions))
-            for r in main[:TOP_BARS]]
+    main, comparison, conversions, outcomes = await run_in_threadpool(_attribution, request.app.state.store, f)
+    measure = "value" if f.value else "conversions"  # « en valeur (€) »: the rows are ordered and shared by it
+    bars = [charts.Bar(t.value(f.by, r[f.by]), r[measure], t.pct(r["share"], 1)) for r in main[:TOP_BARS]]
     chart = charts.hbars(bars, t.dim(f.by).chart, lambda v: t.dec(v, 1))
     shown = comparison.rows[:COMPARE_ROWS]
     dumbbell = charts.dumbbell([t.value(f.by, r[f.by]) for r in shown],
@@ -107,7 +108,7 @@ async def attribution(request: Request) -> Response:
     notes = attribution_notes(t, main, f.model)
     return page(request, "attribution.html", report=main, chart=chart, comparison=comparison, dumbbell=dumbbell,
                 notes=notes, models=reports.MODELS, dimensions=reports.DIMENSIONS, conversions=conversions,
-                **_common(request, f, "attribution"))
+                outcomes=outcomes, **_common(request, f, "attribution"))
 
 
 # --- funnels --------------------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ async def leads(request: Request) -> Response:
     # (oldest first), the contract for programs; the rows are the same.
     return page(request, "leads.html", report=list(reversed(rows)), total=total,
                 conversions=suggestions["conversion"], channels=channels.CHANNELS, statuses=filters.STATUS_FILTERS,
-                **_common(request, f, "leads"))
+                **await closedloop.leads_extras(request), **_common(request, f, "leads"))
 
 
 # --- campaign links -----------------------------------------------------------------------------------
@@ -210,4 +211,4 @@ async def links_page(request: Request) -> Response:
                 channel = await run_in_threadpool(channels.channel, clean["source"], clean["medium"], clean["campaign"])
     return page(request, "links.html", site=site, url=url, raw=raw, clean=clean, seen=seen, result=result,
                 channel=channel, messages=messages, warnings=warnings, mediums=links.MEDIUMS,
-                **_common(request, f, "links"))
+                **await closedloop.links_extras(request, f, site), **_common(request, f, "links"))

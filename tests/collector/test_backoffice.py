@@ -98,3 +98,22 @@ def test_the_api_records_outcomes_from_a_back_office(site_db: Path, tmp_path: Pa
     srv.stop()
     assert srv.query("SELECT lead_id, outcome, value::DOUBLE, origin FROM lead_outcomes") == [
         ("lead-1", "inscrit", 1200.0, "api")]
+
+
+def test_the_privacy_notice_speaks_of_outcomes_once_they_are_in_use(site_db: Path, tmp_path: Path) -> None:
+    leads_db(site_db, tmp_path)
+    for lang, words in (("fr", "devient alors une donnée personnelle"), ("en", "then becomes personal data")):
+        before = webleads("privacy-notice", "--site", "ecloserie", "--lang", lang, db=site_db).stdout
+        assert words not in before
+    file = tmp_path / "suivi.csv"
+    file.write_text("lead_id,outcome,value\nlead-1,inscrit,1500\n")
+    webleads("outcome", "import", str(file), db=site_db)
+    fr = webleads("privacy-notice", "--site", "ecloserie", db=site_db).stdout
+    assert "devient alors une donnée personnelle" in fr
+    assert "ne conserve que l'identifiant de la demande, ce qu'elle est devenue, son montant et sa date" in fr
+    en = webleads("privacy-notice", "--site", "ecloserie", "--lang", "en", db=site_db).stdout
+    assert "then becomes personal data, handled on the same legal basis as your application" in en
+    # another site's notice says nothing of outcomes it does not use
+    webleads("site", "add", "fablab", "--origin", "https://fablab.test", db=site_db)
+    other = webleads("privacy-notice", "--site", "fablab", db=site_db).stdout
+    assert "donnée personnelle" not in other

@@ -52,6 +52,23 @@ def test_purge_removes_only_events_past_retention(tmp_path: Path) -> None:
         store.close()
 
 
+def test_outcomes_age_out_with_their_leads(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "o.duckdb"))
+    try:
+        Registry(store).add_site("ecloserie", [ORIGIN])
+        old, recent = row("lead-old", datetime(2026, 4, 15, 12, 0)), row("lead-new", datetime(2028, 6, 1))
+        kind = [name for name, _ in EVENT_COLUMNS].index("type")
+        store.write([r[:kind] + ("conversion",) + r[kind + 1:] for r in (old, recent)])
+        store.run_write(lambda conn: conn.execute(
+            "INSERT INTO lead_outcomes VALUES ('lead-old', 'inscrit', 100, TIMESTAMP '2026-05-01', "
+            "TIMESTAMP '2026-05-01', 'import'), ('lead-new', 'inscrit', 200, TIMESTAMP '2028-06-02', "
+            "TIMESTAMP '2028-06-02', 'dashboard')"))
+        assert ops.purge(store, 25, now=datetime(2028, 6, 15, 12, 0)) == {"ecloserie": 1}
+        assert [r["lead_id"] for r in store.query("SELECT lead_id FROM lead_outcomes")] == ["lead-new"]
+    finally:
+        store.close()
+
+
 def test_purge_command_through_the_cli(site_db: Path) -> None:
     out = webleads("purge", "--dry-run", db=site_db).stdout
     assert "Nothing to purge" in out
