@@ -7,7 +7,10 @@ sessions once, then times, each in its own process so that peak memory is the re
 
 - the floor: one aggregate that groups every event by visitor (visitor_id, count(*), max(ts)), the
   least work any per-visitor report must do;
-- each attribution model (by channel), a 4-step funnel with a 7-day window, the leads report.
+- each attribution model (by channel), a 4-step funnel with a 7-day window, the leads report, and the
+  closed loop's reports: the return on costs (`roi`, by campaign) and attribution of the leads whose
+  outcome is `inscrit`, crediting their value (a third of the leads have an outcome, the campaigns a
+  cost per day).
 
 It prints seconds (median of --repeat runs), the floor timed in the same process just before and
 after the report (the machine is shared: its load moves), the ratio (median), and peak memory (the
@@ -123,6 +126,17 @@ def build(path: Path, events: int, seed: float = 0.42) -> None:
         JOIN landings l ON l.idx = ev.landing
         JOIN pages p ON p.idx = ev.page
         ORDER BY ev.at""")
+    # the closed loop: a cost per campaign and day, and an outcome for a third of the leads
+    conn.execute("""
+        INSERT INTO campaign_costs
+        SELECT '', day::DATE, lower(utm_source), lower(utm_medium), lower(utm_campaign), 12.5, now()::TIMESTAMP
+        FROM (SELECT DISTINCT utm_source, utm_medium, utm_campaign FROM landings WHERE utm_campaign IS NOT NULL)
+        CROSS JOIN range(TIMESTAMP '2026-03-01', TIMESTAMP '2026-10-01', INTERVAL 1 DAY) AS t(day)""")
+    conn.execute("""
+        INSERT INTO lead_outcomes
+        SELECT event_id, CASE WHEN hash(event_id) % 3 = 0 THEN 'inscrit' ELSE 'abandon' END,
+               CASE WHEN hash(event_id) % 3 = 0 THEN 3200 END, ts + INTERVAL 10 DAY, now()::TIMESTAMP, 'import'
+        FROM event_log WHERE type = 'conversion' AND hash(event_id) % 3 < 2""")
     count = conn.execute("SELECT count(*) FROM event_log").fetchone()[0]  # type: ignore[index]
     conn.execute("CHECKPOINT")
     conn.close()
@@ -139,6 +153,7 @@ def measure(db: str, what: str) -> dict[str, float]:
     timed between two runs of the floor in the same process: the machine is shared, and its load
     changes from one minute to the next, so each report is compared with the floor of its own moment."""
     from webleads.analytics import reports, sessions
+    from webleads.analytics.roi import roi
     from webleads.collector.store import Store
 
     store = Store(db)
@@ -161,6 +176,10 @@ def measure(db: str, what: str) -> dict[str, float]:
             rows = reports.funnel(store, steps=FUNNEL, window="7d")
         elif what == "leads":
             rows = reports.leads(store)
+        elif what == "roi":
+            rows = roi(store, model="last_non_direct", by="campaign")
+        elif what == "outcome_value":
+            rows = reports.attribution(store, model="linear", by="channel", outcome="inscrit", value=True)
         else:
             raise SystemExit(f"unknown measurement {what}")
         seconds = time.perf_counter() - started
@@ -205,7 +224,7 @@ def main() -> None:
           f"{once['seconds']:.2f}s, peak {once['peak_mib']:.0f} MiB")
     names = ["floor"] + [f"attribution:{m}" for m in ("first_touch", "last_touch", "last_non_direct", "linear",
                                                        "position_based", "time_decay", "markov")]
-    names += ["funnel", "leads"]
+    names += ["funnel", "leads", "roi", "outcome_value"]
     results = {}
     for name in names:
         runs = [run_child(db, name) for _ in range(args.repeat)]
