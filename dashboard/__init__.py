@@ -34,4 +34,13 @@ def routes() -> list[BaseRoute]:
         Route("/dashboard/funnel.csv", auth.signed_in(downloads.funnel_csv, download=True), methods=["GET"]),
         Route("/dashboard/leads.csv", auth.signed_in(downloads.leads_csv, download=True), methods=["GET"]),
         Route("/dashboard/static/{name}", static, methods=["GET"]),
+        *excel_routes(),
     ]
+
+
+def excel_routes() -> list[BaseRoute]:
+    """Each download again as an Excel file: the same handler, at the address ending in .xlsx."""
+    tables = {"overview": downloads.overview_csv, "attribution": downloads.attribution_csv,
+              "compare": downloads.compare_csv, "funnel": downloads.funnel_csv, "leads": downloads.leads_csv}
+    return [Route(f"/dashboard/{name}.xlsx", auth.signed_in(handler, download=True), methods=["GET"])
+            for name, handler in tables.items()]
