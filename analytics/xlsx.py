@@ -93,7 +93,7 @@ def _write_sheet(ws: Any, sheet: Sheet, fmt: dict[str, Any]) -> None:
         widths.append(min(MAX_WIDTH, max(MIN_WIDTH, len(label) + 2)))
     for r, row in enumerate(sheet.rows, start=1):
         for col, column in enumerate(sheet.columns):
-            shown = _write_cell(ws, r, col, column, row.get(column), fmt)
+            shown = _write_cell(ws, r, col, column, row.get(column), fmt, row.get("_format"))
             widths[col] = min(MAX_WIDTH, max(widths[col], shown + 2))
     for col, width in enumerate(widths):
         ws.set_column(col, col, width)
@@ -102,8 +102,10 @@ def _write_sheet(ws: Any, sheet: Sheet, fmt: dict[str, Any]) -> None:
         ws.write_string(len(sheet.rows) + 2 + k, 0, neutralise(note), fmt["note"])
 
 
-def _write_cell(ws: Any, r: int, c: int, column: str, value: Any, fmt: dict[str, Any]) -> int:
-    """Write one cell with its type; answers roughly how many characters it shows (for the width)."""
+def _write_cell(ws: Any, r: int, c: int, column: str, value: Any, fmt: dict[str, Any], hint: str | None = None
+                ) -> int:
+    """Write one cell with its type; answers roughly how many characters it shows (for the width). A row
+    may say how its numbers read (`_format`: percent or euro), for tables of mixed figures."""
     if value is None:
         ws.write_blank(r, c, None)
         return 0
@@ -111,10 +113,10 @@ def _write_cell(ws: Any, r: int, c: int, column: str, value: Any, fmt: dict[str,
         ws.write_boolean(r, c, value)
         return 5
     if isinstance(value, int | float):
-        if column in PERCENT:
+        if column in PERCENT or hint == "percent":
             ws.write_number(r, c, value, fmt["pct"])
             return 7
-        if column in EUROS:
+        if column in EUROS or hint == "euro":
             ws.write_number(r, c, value, fmt["euro"])
             return len(f"{value:,.2f}") + 2
         ws.write_number(r, c, value, fmt["dec"] if isinstance(value, float) else None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from . import auth, downloads, pages
+from . import auth, board_page, downloads, pages
 from .render import static
 
 
@@ -34,6 +34,8 @@ def routes() -> list[BaseRoute]:
         Route("/dashboard/funnel.csv", auth.signed_in(downloads.funnel_csv, download=True), methods=["GET"]),
         Route("/dashboard/leads.csv", auth.signed_in(downloads.leads_csv, download=True), methods=["GET"]),
         Route("/dashboard/static/{name}", static, methods=["GET"]),
+        Route("/dashboard/report", guard(board_page.report), methods=["GET"]),
+        Route("/dashboard/report.xlsx", auth.signed_in(board_page.report_xlsx, download=True), methods=["GET"]),
         *excel_routes(),
     ]
 
