@@ -9,7 +9,7 @@ import html
 import io
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -103,9 +103,13 @@ def test_a_bad_month_is_a_400_page_saying_why(client: httpx.Client, month: str) 
     assert download.status_code == 400 and download.json()["error"] == "bad_month"
 
 
-def test_the_board_report_prints_on_a4_with_the_months_figures(dash: Dash, signed_in: Tab, tmp_path: Path) -> None:
+def test_the_board_report_prints_on_a4_with_the_months_figures(dash: Dash, signed_in: Tab, tmp_path: Path,
+                                                                shot: Callable[..., Any]) -> None:
     month, previous = months(dash)
     signed_in.open(f"/dashboard/report?month={month:%Y-%m}")
+    shot(signed_in.page, "board")
+    signed_in.page.emulate_media(media="print")
+    shot(signed_in.page, "board-print")
     pdf = tmp_path / "board.pdf"
     signed_in.page.pdf(path=str(pdf), format="A4", print_background=True)
     reader = PdfReader(str(pdf))
