@@ -69,10 +69,7 @@ def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], 
          options: dict[str, Any] | None = None) -> None:
     """Run a report on the database or a Parquet export, print it (or write it to `out`) in the chosen
     format. An xlsx file needs --out: it is no text for a terminal."""
-    if fmt is None and out and out.lower().endswith(".xlsx"):
-        fmt = "xlsx"
-    if fmt == "xlsx" and not out:
-        raise click.ClickException("--format xlsx writes a file: give its name with --out FILE.xlsx")
+    fmt = output_format(fmt, out)
     try:
         if data_dir:
             try:
@@ -87,6 +84,23 @@ def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], 
             result = make(env.store)
     except reports.ReportError as exc:
         raise click.ClickException(exc.reason) from None
+    emit(env, result, fmt, out, lang, name, options)
+
+
+def output_format(fmt: str | None, out: str | None) -> str | None:
+    """The format asked for, xlsx when --out names a .xlsx file; refuses xlsx without a file (checked
+    before the report runs)."""
+    if fmt is None and out and out.lower().endswith(".xlsx"):
+        fmt = "xlsx"
+    if fmt == "xlsx" and not out:
+        raise click.ClickException("--format xlsx writes a file: give its name with --out FILE.xlsx")
+    return fmt
+
+
+def emit(env: Env, result: reports.Report, fmt: str | None, out: str | None = None,
+         lang: str = headers.DEFAULT_LANG, name: str = "report", options: dict[str, Any] | None = None,
+         table_columns: tuple[str, ...] | None = None) -> None:
+    """Print a report (or write it to `out`) in the chosen format; notes go under a table, else to stderr."""
     if out:
         fmt = fmt or "csv"
         if fmt == "xlsx":
@@ -104,7 +118,7 @@ def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], 
         return
     fmt = fmt or ("table" if env.tty else "csv")
     if fmt == "table":
-        env.echo(formats.to_table(result, result.columns))
+        env.echo(formats.to_table(result, table_columns or result.columns))
         for note in result.notes:
             env.echo(f"Note: {note}")
     else:

@@ -28,6 +28,9 @@ _FR = {
     "status_reason": "Raison du statut", "cost": "Coût (€)", "cost_per_conversion": "Coût par conversion (€)",
     "roas": "Valeur / coût", "declared": "Réponse déclarée", "leads": "Contacts", "day": "Jour",
     "pageviews": "Pages vues", "sessions": "Visites", "code": "Code", "url": "Adresse", "scans": "Scans",
+    "short_url": "Lien court", "utm_source": "utm_source", "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign", "utm_content": "utm_content", "scanners": "Personnes ayant scanné",
+    "created_at": "Créé le",
 }
 _EN = {
     "channel": "Channel", "source": "Source", "medium": "Medium", "campaign": "Campaign", "term": "Term",
@@ -45,6 +48,9 @@ _EN = {
     "status_reason": "Status reason", "cost": "Cost (€)", "cost_per_conversion": "Cost per conversion (€)",
     "roas": "Value / cost", "declared": "Declared answer", "leads": "Leads", "day": "Day",
     "pageviews": "Pageviews", "sessions": "Visits", "code": "Code", "url": "Address", "scans": "Scans",
+    "short_url": "Short link", "utm_source": "utm_source", "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign", "utm_content": "utm_content", "scanners": "People who scanned",
+    "created_at": "Created at",
 }
 HEADERS = {"fr": _FR, "en": _EN}
 

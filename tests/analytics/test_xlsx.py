@@ -11,6 +11,8 @@ import openpyxl
 import pytest
 
 from webleads.analytics import headers, reports, xlsx
+from webleads.analytics.declared import DECLARED_COLUMNS
+from webleads.analytics.links import LINK_COLUMNS
 from webleads.analytics.roi import ROI_DIMENSIONS
 
 
@@ -42,7 +44,7 @@ def test_times_and_days_are_dates_and_widths_fit() -> None:
 def test_every_report_column_has_a_header_in_both_languages() -> None:
     columns = {*reports.LEADS_COLUMNS, *reports.FUNNEL_COLUMNS, *reports.DIMENSIONS, *ROI_DIMENSIONS,
                "conversions", "share", "touched_conversions", "value", "cost", "cost_per_conversion", "roas",
-               "declared", "leads"}
+               *DECLARED_COLUMNS, *LINK_COLUMNS}
     for lang in headers.LANGS:
         assert columns - set(headers.headers(lang)) == set(), lang
     for text in [*headers.HEADERS["fr"].values(), *headers.words("fr").values()]:
