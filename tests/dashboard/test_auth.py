@@ -136,6 +136,9 @@ def test_sign_in_refused_then_accepted_then_signed_out(dash: Dash, new_tab: Call
     with page.expect_navigation():
         page.click("form[action='/dashboard/signin'] button[type=submit]")
     assert page.locator("#signin-message").inner_text().startswith("Ce jeton n’est pas reconnu")
+    # the coordinator cannot run commands on the server: the page sends her to the person who can
+    assert "la personne qui gère le serveur" in page.locator("#signin-message").inner_text()
+    assert "créez-en un" not in page.content()
     assert page.locator("#token").get_attribute("aria-invalid") == "true"
     assert tab.context.cookies() == []
     shot(page, "signin-refused")
