@@ -15,7 +15,8 @@
 
 Every call needs `Authorization: Bearer TOKEN` (webleads token create; only its hash is stored): 401
 otherwise. format=json (default) answers {"rows": [...], "notes": [...], "conversions": N}; format=csv a
-download (Content-Disposition: attachment) with the CLI's columns, formula cells neutralised. Any bad
+download (Content-Disposition: attachment) with the CLI's columns, formula cells neutralised; format=xlsx
+the same rows as an Excel file (xlsx.py), its headers in French or, with lang=en, English. Any bad
 parameter (unknown name, model, dimension, malformed day, step, window...) is a 400 in the collector's
 error shape {"error": code, "reason": sentence} with the code in X-Webleads-Reason.
 """
@@ -42,7 +43,7 @@ from .roi import roi
 
 MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
-COMMON = {"from", "to", "tz", "site", "include_bots", "include_rejected", "format", "lang"}
+COMMON = {"from", "to", "tz", "site", "include_bots", "include_rejected", "format", "lang"}  # lang: xlsx words
 ALLOWED = {
     "attribution": COMMON | {"model", "by", "conversion", "lookback", "outcome", "value"},
     "roi": COMMON | {"model", "by", "conversion", "lookback", "outcome"},

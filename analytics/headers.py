@@ -59,11 +59,13 @@ _PARAMS = {
     "fr": {"sheet": "Paramètres", "period": "Période", "model": "Modèle", "site": "Site",
            "tz": "Fuseau horaire", "generated": "Généré le", "all_sites": "tous les sites",
            "by": "Regroupé par", "steps": "Étapes", "window": "Délai après l’étape 1", "month": "Mois",
-           "parameter": "Paramètre", "setting": "Valeur", "to": "au", "from": "du"},
+           "parameter": "Paramètre", "setting": "Valeur", "to": "au", "from": "du",
+           "all_days": "tous les jours enregistrés"},
     "en": {"sheet": "Parameters", "period": "Period", "model": "Model", "site": "Site",
            "tz": "Time zone", "generated": "Generated at", "all_sites": "all sites",
            "by": "Grouped by", "steps": "Steps", "window": "Time allowed after step 1", "month": "Month",
-           "parameter": "Parameter", "setting": "Value", "to": "to", "from": "from"},
+           "parameter": "Parameter", "setting": "Value", "to": "to", "from": "from",
+           "all_days": "every day recorded"},
 }
 
 

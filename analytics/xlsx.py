@@ -144,7 +144,8 @@ def parameters(lang: str, from_day: Any = None, to_day: Any = None, tz: str | No
     words = header_words.words(lang)
     tz = tz or DEFAULT_TZ
     start, end = (str(from_day) if from_day else "…"), (str(to_day) if to_day else "…")
-    rows: list[tuple[str, Any]] = [(words["period"], f"{words['from']} {start} {words['to']} {end}".capitalize())]
+    span = f"{words['from']} {start} {words['to']} {end}".capitalize() if from_day or to_day else words["all_days"]
+    rows: list[tuple[str, Any]] = [(words["period"], span)]
     if model:
         rows.append((words["model"], model))
     if by:

@@ -14,9 +14,11 @@ from conftest import webleads
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
-PAGES = ["/dashboard/attribution", "/dashboard/funnel?step=pageview:/*", "/dashboard/leads", "/dashboard/links"]
+PAGES = ["/dashboard/attribution", "/dashboard/funnel?step=pageview:/*", "/dashboard/leads", "/dashboard/links",
+         "/dashboard/report"]
 DOWNLOADS = ["/dashboard/overview.csv", "/dashboard/attribution.csv", "/dashboard/compare.csv",
-             "/dashboard/funnel.csv?step=pageview:/*", "/dashboard/leads.csv"]
+             "/dashboard/funnel.csv?step=pageview:/*", "/dashboard/leads.csv", "/dashboard/leads.xlsx",
+             "/dashboard/attribution.xlsx", "/dashboard/report.xlsx"]
 
 
 def sign_in(dash: Dash, token: str, origin: str | None = "self", **extra: str) -> httpx.Response:
