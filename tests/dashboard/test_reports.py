@@ -177,11 +177,11 @@ def test_the_leads_status_filter_shows_accepted_rejected_or_all(dash: Dash, sign
     assert {r["status"] for r in rejected} >= {"spam", "invalid"}
     assert len(everything) == len(accepted) + len(rejected)
     signed_in.open("/dashboard/leads?from={from}&to={to}".format(**dash.everything))
-    assert [r[2] for r in signed_in.rows("leads")] == [r["status"] for r in accepted]
+    assert [r[2] for r in signed_in.rows("leads")] == [r["status"] for r in reversed(accepted)]  # newest first
     for choice, expected in (("rejected", rejected), ("all", everything)):
         signed_in.page.select_option("#status", choice)
         submit(signed_in)
-        assert [(r[0], r[2]) for r in signed_in.rows("leads")] == [(r["ts"], r["status"]) for r in expected]
+        assert [(r[0], r[2]) for r in signed_in.rows("leads")] == [(r["ts"], r["status"]) for r in reversed(expected)]
         got = download(signed_in, ".download a.csv").decode()
         assert [r["lead_id"] for r in csv.DictReader(io.StringIO(got))] == [r["lead_id"] for r in expected]
 
