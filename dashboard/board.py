@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -63,7 +63,6 @@ class Period:
     funnel: reports.Report
     enrolled: int
     cost: float
-    roi_conversions: float
 
     @property
     def rejected(self) -> int:
@@ -84,7 +83,6 @@ class Board:
     tz: str
     site: str | None
     generated: datetime
-    notes: dict[str, list[str]] = field(default_factory=dict)
 
     def filters(self) -> Filters:
         return Filters(start=self.month.first, end=self.month.last, tz=self.tz, site=self.site, model=self.model,
@@ -104,8 +102,7 @@ def _period(store: Store, first: date, model: str, outcome: str, steps: Sequence
         campaigns=reports.attribution(store, model=model, by="campaign", **options),
         funnel=reports.funnel(store, steps=list(steps), window="30d", **options),
         enrolled=sum(1 for r in leads if r["outcome"] == outcome),
-        cost=round(sum(float(r["cost"]) for r in costs), 2),
-        roi_conversions=float(costs.conversions or 0))
+        cost=round(sum(float(r["cost"]) for r in costs), 2))
 
 
 def gather(store: Store, month: date, model: str = DEFAULT_MODEL, outcome: str = DEFAULT_OUTCOME,
