@@ -15,7 +15,8 @@
 
 Every call needs `Authorization: Bearer TOKEN` (webleads token create; only its hash is stored): 401
 otherwise. format=json (default) answers {"rows": [...], "notes": [...], "conversions": N}; format=csv a
-download (Content-Disposition: attachment) with the CLI's columns, formula cells neutralised. Any bad
+download (Content-Disposition: attachment) with the CLI's columns, formula cells neutralised; format=xlsx
+the same rows as an Excel file (xlsx.py), its headers in French or, with lang=en, English. Any bad
 parameter (unknown name, model, dimension, malformed day, step, window...) is a 400 in the collector's
 error shape {"error": code, "reason": sentence} with the code in X-Webleads-Reason.
 """
@@ -36,13 +37,13 @@ from webleads.collector.endpoints import parse_events
 from webleads.collector.registry import check_token
 from webleads.collector.validate import Rejected
 
-from . import formats, reports
+from . import formats, headers, reports, xlsx
 from .declared import declared
 from .roi import roi
 
 MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
-COMMON = {"from", "to", "tz", "site", "include_bots", "include_rejected", "format"}
+COMMON = {"from", "to", "tz", "site", "include_bots", "include_rejected", "format", "lang"}  # lang: xlsx words
 ALLOWED = {
     "attribution": COMMON | {"model", "by", "conversion", "lookback", "outcome", "value"},
     "roi": COMMON | {"model", "by", "conversion", "lookback", "outcome"},
@@ -50,6 +51,7 @@ ALLOWED = {
     "leads": COMMON | {"conversion", "lookback", "outcome"},
     "declared": COMMON | {"field", "conversion", "lookback", "outcome"},
 }
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -84,8 +86,10 @@ def _params(request: Request, report: str) -> tuple[dict[str, Any], str]:
         if key != "step" and len(query.getlist(key)) > 1:
             raise Rejected(400, "repeated_parameter", f"parameter {key!r} is given more than once")
     fmt = query.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise Rejected(400, "bad_format", "format must be json or csv")
+    if fmt not in ("json", "csv", "xlsx"):
+        raise Rejected(400, "bad_format", "format must be json, csv or xlsx")
+    if query.get("lang", "fr") not in headers.LANGS:
+        raise Rejected(400, "bad_lang", "lang must be fr or en (the words of an xlsx file)")
     names = {"from": "from_day", "to": "to_day"}
     for key in ("from", "to", "tz", "site", "conversion", "lookback", "model", "by", "window", "field", "outcome"):
         if key in query:
@@ -101,7 +105,15 @@ def _params(request: Request, report: str) -> tuple[dict[str, Any], str]:
     return options, fmt
 
 
-def _answer(result: reports.Report, fmt: str, filename: str) -> Response:
+def _answer(result: reports.Report, fmt: str, filename: str, request: Request | None = None,
+            options: dict[str, Any] | None = None) -> Response:
+    if fmt == "xlsx":
+        lang = headers.check_lang(request.query_params.get("lang") if request else None)
+        body = xlsx.to_xlsx([xlsx.Sheet(filename.removeprefix("webleads-"), result, result.columns,
+                                        headers.headers(lang), result.notes)],
+                            xlsx.parameters(lang, **(options or {})), lang)
+        return Response(body, media_type=XLSX_TYPE,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'})
     if fmt == "csv":
         return Response(formats.to_csv(result, result.columns), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
@@ -115,21 +127,22 @@ async def attribution(request: Request) -> Response:
     if "model" not in options:
         raise Rejected(400, "missing_model", f"model is required: {', '.join(reports.MODELS)}")
     result = await run_in_threadpool(lambda: reports.attribution(request.app.state.store, **options))
-    return _answer(result, fmt, f"webleads-attribution-{options['model']}-{options.get('by', 'channel')}")
+    name = f"webleads-attribution-{options['model']}-{options.get('by', 'channel')}"
+    return _answer(result, fmt, name, request, options)
 
 
 @_authorised
 async def funnel(request: Request) -> Response:
     options, fmt = _params(request, "funnel")
     result = await run_in_threadpool(lambda: reports.funnel(request.app.state.store, **options))
-    return _answer(result, fmt, "webleads-funnel")
+    return _answer(result, fmt, "webleads-funnel", request, options)
 
 
 @_authorised
 async def leads(request: Request) -> Response:
     options, fmt = _params(request, "leads")
     result = await run_in_threadpool(lambda: reports.leads(request.app.state.store, **options))
-    return _answer(result, fmt, "webleads-leads")
+    return _answer(result, fmt, "webleads-leads", request, options)
 
 
 @_authorised
@@ -138,7 +151,8 @@ async def roi_report(request: Request) -> Response:
     if "model" not in options:
         raise Rejected(400, "missing_model", f"model is required: {', '.join(reports.MODELS)}")
     result = await run_in_threadpool(lambda: roi(request.app.state.store, **options))
-    return _answer(result, fmt, f"webleads-roi-{options['model']}-{options.get('by', 'channel')}")
+    name = f"webleads-roi-{options['model']}-{options.get('by', 'channel')}"
+    return _answer(result, fmt, name, request, options)
 
 
 @_authorised
@@ -147,7 +161,7 @@ async def declared_report(request: Request) -> Response:
     if "field" not in options:
         raise Rejected(400, "missing_field", "field is required: the form field that asks how the lead heard of you")
     result = await run_in_threadpool(lambda: declared(request.app.state.store, **options))
-    return _answer(result, fmt, "webleads-declared")
+    return _answer(result, fmt, "webleads-declared", request, options)
 
 
 @_authorised

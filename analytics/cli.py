@@ -16,7 +16,7 @@ import click
 from webleads.cli import Env, db_option
 
 from . import demo as demo_traffic
-from . import formats, reports, sessions, transfer
+from . import formats, headers, reports, sessions, transfer, xlsx
 from .declared import declared
 from .roi import ROI_DIMENSIONS, roi
 
@@ -43,8 +43,12 @@ def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--include-bots", is_flag=True, help="Count the visits flagged as bots too."),
         click.option("--include-rejected", is_flag=True,
                      help="Count the conversions the site rejected too (invalid, unaccepted, spam, aborted, failed)."),
-        click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default=None,
-                     help="table, csv or json [table on a terminal, csv when piped]."),
+        click.option("--format", "fmt", type=click.Choice((*formats.FORMATS, "xlsx")), default=None,
+                     help="table, csv, json or xlsx (an Excel file: give --out) [table on a terminal, csv when "
+                          "piped; xlsx when --out ends in .xlsx]."),
+        click.option("--out", metavar="FILE", help="Write the report to FILE instead of the terminal."),
+        click.option("--lang", type=click.Choice(headers.LANGS), default=headers.DEFAULT_LANG, show_default=True,
+                     help="The words of an xlsx file: its headers and parameters sheet."),
         click.option("--data", "data_dir", metavar="DIR",
                      help="Read a Parquet export (webleads export) instead of the database."),
     ]
@@ -60,8 +64,12 @@ def _conversion_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--conversion", help="Only conversions of this name (a form).")(fn)
 
 
-def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], reports.Report]) -> None:
-    """Run a report on the database or a Parquet export, print it in the chosen format."""
+def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], reports.Report],
+         out: str | None = None, lang: str = headers.DEFAULT_LANG, name: str = "report",
+         options: dict[str, Any] | None = None) -> None:
+    """Run a report on the database or a Parquet export, print it (or write it to `out`) in the chosen
+    format. An xlsx file needs --out: it is no text for a terminal."""
+    fmt = output_format(fmt, out)
     try:
         if data_dir:
             try:
@@ -76,9 +84,41 @@ def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], 
             result = make(env.store)
     except reports.ReportError as exc:
         raise click.ClickException(exc.reason) from None
+    emit(env, result, fmt, out, lang, name, options)
+
+
+def output_format(fmt: str | None, out: str | None) -> str | None:
+    """The format asked for, xlsx when --out names a .xlsx file; refuses xlsx without a file (checked
+    before the report runs)."""
+    if fmt is None and out and out.lower().endswith(".xlsx"):
+        fmt = "xlsx"
+    if fmt == "xlsx" and not out:
+        raise click.ClickException("--format xlsx writes a file: give its name with --out FILE.xlsx")
+    return fmt
+
+
+def emit(env: Env, result: reports.Report, fmt: str | None, out: str | None = None,
+         lang: str = headers.DEFAULT_LANG, name: str = "report", options: dict[str, Any] | None = None,
+         table_columns: tuple[str, ...] | None = None) -> None:
+    """Print a report (or write it to `out`) in the chosen format; notes go under a table, else to stderr."""
+    if out:
+        fmt = fmt or "csv"
+        if fmt == "xlsx":
+            body = xlsx.to_xlsx([xlsx.Sheet(name, result, result.columns, headers.headers(lang), result.notes)],
+                                xlsx.parameters(lang, **(options or {})), lang)
+        elif fmt == "json":
+            body = formats.to_json(result, notes=result.notes)
+        else:
+            body = (formats.to_table(result, result.columns) + "\n" if fmt == "table"
+                    else formats.to_csv(result, result.columns)).encode()
+        write_file(out, body)
+        env.echo(f"{len(result)} row(s) written to {out}")
+        for note in result.notes:
+            _to_stderr(env, f"Note: {note}")
+        return
     fmt = fmt or ("table" if env.tty else "csv")
     if fmt == "table":
-        env.echo(formats.to_table(result, result.columns))
+        env.echo(formats.to_table(result, table_columns or result.columns))
         for note in result.notes:
             env.echo(f"Note: {note}")
     else:
@@ -88,6 +128,15 @@ def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], 
             env.echo(formats.to_json(result, notes=result.notes).decode())
         for note in result.notes:
             _to_stderr(env, f"Note: {note}")
+
+
+def write_file(path: str, body: bytes) -> None:
+    """Write a report file; a folder that does not exist or a file that cannot be written is one line."""
+    try:
+        with open(path, "wb") as fh:
+            fh.write(body)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _to_stderr(env: Env, text: str) -> None:
@@ -115,9 +164,10 @@ def report() -> None:
 @_filter_options
 @db_option
 def report_attribution(env: Env, model: str, by: str, value: bool, fmt: str | None, data_dir: str | None,
-                       **options: Any) -> None:
+                       out: str | None, lang: str, **options: Any) -> None:
     """Credited conversions per value of --by under --model."""
-    _run(env, data_dir, fmt, lambda src: reports.attribution(src, model=model, by=by, value=value, **options))
+    _run(env, data_dir, fmt, lambda src: reports.attribution(src, model=model, by=by, value=value, **options),
+         out, lang, "attribution", {**options, "model": model, "by": by})
 
 
 @report.command("roi", epilog=_REPORT_HELP)
@@ -127,9 +177,11 @@ def report_attribution(env: Env, model: str, by: str, value: bool, fmt: str | No
 @_conversion_options
 @_filter_options
 @db_option
-def report_roi(env: Env, model: str, by: str, fmt: str | None, data_dir: str | None, **options: Any) -> None:
+def report_roi(env: Env, model: str, by: str, fmt: str | None, data_dir: str | None, out: str | None, lang: str,
+               **options: Any) -> None:
     """Cost, credited conversions, cost per conversion, credited outcome value and its return on the cost."""
-    _run(env, data_dir, fmt, lambda src: roi(src, model=model, by=by, **options))
+    _run(env, data_dir, fmt, lambda src: roi(src, model=model, by=by, **options), out, lang, "roi",
+         {**options, "model": model, "by": by})
 
 
 @report.command("funnel", epilog=_REPORT_HELP)
@@ -142,18 +194,19 @@ def report_roi(env: Env, model: str, by: str, fmt: str | None, data_dir: str | N
 @_filter_options
 @db_option
 def report_funnel(env: Env, steps: tuple[str, ...], window: str, by: str | None, fmt: str | None,
-                  data_dir: str | None, **options: Any) -> None:
+                  data_dir: str | None, out: str | None, lang: str, **options: Any) -> None:
     """Visitors at each step of an ordered funnel, drop-off and median time between steps."""
-    _run(env, data_dir, fmt, lambda src: reports.funnel(src, steps=list(steps), window=window, by=by, **options))
+    _run(env, data_dir, fmt, lambda src: reports.funnel(src, steps=list(steps), window=window, by=by, **options),
+         out, lang, "funnel", {**options, "steps": steps, "window": window, "by": by})
 
 
 @report.command("leads", epilog=_REPORT_HELP)
 @_conversion_options
 @_filter_options
 @db_option
-def report_leads(env: Env, fmt: str | None, data_dir: str | None, **options: Any) -> None:
+def report_leads(env: Env, fmt: str | None, data_dir: str | None, out: str | None, lang: str, **options: Any) -> None:
     """One row per conversion: first and last visit, path of channels, days to convert, form fields."""
-    _run(env, data_dir, fmt, lambda src: reports.leads(src, **options))
+    _run(env, data_dir, fmt, lambda src: reports.leads(src, **options), out, lang, "leads", options)
 
 
 @report.command("declared", epilog=_REPORT_HELP)
@@ -161,9 +214,10 @@ def report_leads(env: Env, fmt: str | None, data_dir: str | None, **options: Any
 @_conversion_options
 @_filter_options
 @db_option
-def report_declared(env: Env, field: str, fmt: str | None, data_dir: str | None, **options: Any) -> None:
+def report_declared(env: Env, field: str, fmt: str | None, data_dir: str | None, out: str | None, lang: str,
+                    **options: Any) -> None:
     """Leads by declared source (a form field) against the tracked channel (last touch not Direct)."""
-    _run(env, data_dir, fmt, lambda src: declared(src, field=field, **options))
+    _run(env, data_dir, fmt, lambda src: declared(src, field=field, **options), out, lang, "declared", options)
 
 
 @click.command("import")

@@ -411,10 +411,11 @@ def _register_extensions() -> None:
     from webleads.analytics import cli as analytics_cli
     from webleads.collector import cli_ops
 
-    from . import backoffice, links
+    from . import backoffice, board, links
 
     cli_ops.register(cli)
     analytics_cli.register(cli)
+    analytics_cli.report.add_command(board.report_board)
     cli.add_command(links.link)
     cli.add_command(backoffice.cost)
     cli.add_command(backoffice.outcome)

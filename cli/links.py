@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from webleads.analytics import formats, reports
+from webleads.analytics import formats, headers, reports
+from webleads.analytics.cli import emit, output_format
 from webleads.analytics.links import link_list
 from webleads.collector.rows import utcnow
 from webleads.collector.shortlinks import LinkError, ShortLink, add_link, check_link, find_link, qr_code
@@ -81,12 +82,16 @@ def link_qr(env: Env, code: str, out: str, collector_url: str | None) -> None:
 @click.option("--to", "to_day", metavar="DAY", help="Last day (included), YYYY-MM-DD.")
 @click.option("--site", help="Only this site's links.")
 @click.option("--include-bots", is_flag=True, help="Count the scans and visits of bots too.")
-@click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default=None,
-              help="table, csv or json [table on a terminal, csv when piped].")
+@click.option("--format", "fmt", type=click.Choice((*formats.FORMATS, "xlsx")), default=None,
+              help="table, csv, json or xlsx (give --out) [table on a terminal, csv when piped].")
+@click.option("--out", metavar="FILE", help="Write the list to FILE instead of the terminal.")
+@click.option("--lang", type=click.Choice(headers.LANGS), default=headers.DEFAULT_LANG, show_default=True,
+              help="The words of an xlsx file.")
 @db_option
 def link_list_command(env: Env, from_day: str | None, to_day: str | None, site: str | None, include_bots: bool,
-                      fmt: str | None) -> None:
+                      fmt: str | None, out: str | None, lang: str) -> None:
     """Every short link: scans, visitors who landed through it, conversions it took part in."""
+    fmt = output_format(fmt, out)
     if env.collector is not None:  # the scans of the last seconds, not yet written
         env.collector.scans.flush(env.store)
     try:
@@ -94,12 +99,5 @@ def link_list_command(env: Env, from_day: str | None, to_day: str | None, site: 
                            include_bots=include_bots)
     except reports.ReportError as exc:
         raise click.ClickException(exc.reason) from None
-    fmt = fmt or ("table" if env.tty else "csv")
-    if fmt == "table":
-        env.echo(formats.to_table(report, report.columns[:6]))
-        for note in report.notes:
-            env.echo(f"Note: {note}")
-    elif fmt == "csv":
-        env.echo(formats.to_csv(report, report.columns), nl=False)
-    else:
-        env.echo(formats.to_json(report, notes=report.notes).decode())
+    emit(env, report, fmt, out, lang, "links", {"from_day": from_day, "to_day": to_day, "site": site},
+         table_columns=report.columns[:6])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from . import auth, closedloop, downloads, pages
+from . import auth, board_page, closedloop, downloads, pages
 from .render import static
 
 
@@ -36,4 +36,15 @@ def routes() -> list[BaseRoute]:
         Route("/dashboard/leads.csv", auth.signed_in(downloads.leads_csv, download=True), methods=["GET"]),
         *closedloop.routes(guard),
         Route("/dashboard/static/{name}", static, methods=["GET"]),
+        Route("/dashboard/report", guard(board_page.report), methods=["GET"]),
+        Route("/dashboard/report.xlsx", auth.signed_in(board_page.report_xlsx, download=True), methods=["GET"]),
+        *excel_routes(),
     ]
+
+
+def excel_routes() -> list[BaseRoute]:
+    """Each download again as an Excel file: the same handler, at the address ending in .xlsx."""
+    tables = {"overview": downloads.overview_csv, "attribution": downloads.attribution_csv,
+              "compare": downloads.compare_csv, "funnel": downloads.funnel_csv, "leads": downloads.leads_csv}
+    return [Route(f"/dashboard/{name}.xlsx", auth.signed_in(handler, download=True), methods=["GET"])
+            for name, handler in tables.items()]

@@ -16,7 +16,7 @@ from webleads.analytics import formats, reports
 from webleads.collector.app import error_response
 from webleads.collector.validate import Rejected
 
-from . import data, overview
+from . import data, excel, overview
 from .filters import Filters
 from .i18n import Text
 from .pages import read_filters
@@ -34,11 +34,16 @@ def _name(kind: str, f: Filters, *parts: str) -> str:
 
 async def _download(request: Request, make: Callable[[Any, Filters], tuple[Sequence[dict[str, Any]],
                                                                               Sequence[str], str]]) -> Response:
+    """The table as CSV (the API's bytes) or, at the same address ending in .xlsx, as an Excel file in the
+    page's language (excel.py)."""
     f = read_filters(request)
     try:
         rows, columns, name = await run_in_threadpool(make, request.app.state.store, f)
     except reports.ReportError as exc:
         return secure(error_response(Rejected(400, exc.code, exc.reason)))
+    if request.url.path.endswith(".xlsx"):
+        body = await run_in_threadpool(excel.table, Text(language(request)), f, rows, columns, name)
+        return excel.response(body, name)
     return csv_response(formats.to_csv(rows, columns), name)
 
 

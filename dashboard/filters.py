@@ -24,6 +24,8 @@ DEFAULT_WINDOW = "7d"
 DEFAULT_COMPARE = ("first_touch", "last_touch")
 # Which conversions by their status: those the site accepted (the reports' default), the rejected ones, all.
 STATUS_FILTERS = ("accepted", "rejected", "all")
+# Ready-made periods (`period=`), relative to today in the time zone: a bookmark stays "last month".
+PRESETS = ("this_month", "last_month", "30d", "90d", "this_year")
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Filters:
     outcome: str | None = None  # only the leads whose latest outcome this is (attribution, ROI, declared)
     value: bool = False  # attribution credits the outcomes' value (euros) rather than counting leads
     problems: list[str] = field(default_factory=list)
+    period: str | None = None  # the preset the days came from, if any
 
     def report_options(self) -> dict[str, Any]:
         """The common options of the analytics' report functions (rejected conversions are included for
@@ -112,6 +115,12 @@ def parse(params: QueryParams, sites: list[str], today: date | None = None) -> F
     if start > end:
         problems.append("from > to")
         start, end = end, start
+    period = params.get("period") or None
+    if period is not None and period not in PRESETS:
+        problems.append(f"period={period[:40]!r}")
+        period = None
+    if period is not None:  # a preset wins over the days the form also sent
+        start, end = preset(period, today)
 
     site = params.get("site") or None
     if site is not None and site not in sites:
@@ -170,7 +179,27 @@ def parse(params: QueryParams, sites: list[str], today: date | None = None) -> F
                    window=window, split=split, conversion=conversion, lookback=int(lookback),
                    channel=(params.get("channel") or None), q=(params.get("q") or "").strip()[:100],
                    status=status, outcome=outcome, value=params.get("value") in ("1", "true", "on"),
-                   problems=problems)
+                   problems=problems, period=period)
+
+
+def preset(name: str, today: date) -> tuple[date, date]:
+    """The days of a ready-made period, ending today (last month: the whole month before this one)."""
+    if name == "this_month":
+        return today.replace(day=1), today
+    if name == "last_month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    if name == "this_year":
+        return today.replace(month=1, day=1), today
+    days = int(name.rstrip("d"))
+    return today - timedelta(days=days - 1), today
+
+
+def previous(f: Filters) -> Filters:
+    """The same filters over the period of the same length just before (for the change on the overview)."""
+    days = (f.end - f.start).days + 1
+    end = f.start - timedelta(days=1)
+    return Filters(start=end - timedelta(days=days - 1), end=end, tz=f.tz, site=f.site)
 
 
 def parse_steps(params: QueryParams, problems: list[str]) -> list[str]:

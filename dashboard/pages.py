@@ -61,9 +61,11 @@ async def home(request: Request) -> Response:
     f = read_filters(request)
     t = Text(language(request))
     ov = await run_in_threadpool(overview.compute, request.app.state.store, f)
+    before = filters.previous(f)
+    prev = await run_in_threadpool(overview.compute, request.app.state.store, before)
     chart = charts.daily(ov.days, t.gettext("Visitors and conversions per day"), t.int, t.day, pair=t.pair)
-    return page(request, "overview.html", ov=ov, chart=chart, dimensions=overview.TOP_DIMENSIONS,
-                **_common(request, f, "overview"))
+    return page(request, "overview.html", ov=ov, chart=chart, dimensions=overview.TOP_DIMENSIONS, prev=prev,
+                before=before, **_common(request, f, "overview"))
 
 
 # --- attribution ---------------------------------------------------------------------------------------

@@ -14,9 +14,11 @@ from conftest import webleads
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
-PAGES = ["/dashboard/attribution", "/dashboard/funnel?step=pageview:/*", "/dashboard/leads", "/dashboard/links"]
+PAGES = ["/dashboard/attribution", "/dashboard/funnel?step=pageview:/*", "/dashboard/leads", "/dashboard/links",
+         "/dashboard/report"]
 DOWNLOADS = ["/dashboard/overview.csv", "/dashboard/attribution.csv", "/dashboard/compare.csv",
-             "/dashboard/funnel.csv?step=pageview:/*", "/dashboard/leads.csv"]
+             "/dashboard/funnel.csv?step=pageview:/*", "/dashboard/leads.csv", "/dashboard/leads.xlsx",
+             "/dashboard/attribution.xlsx", "/dashboard/report.xlsx"]
 
 
 def sign_in(dash: Dash, token: str, origin: str | None = "self", **extra: str) -> httpx.Response:
@@ -136,6 +138,9 @@ def test_sign_in_refused_then_accepted_then_signed_out(dash: Dash, new_tab: Call
     with page.expect_navigation():
         page.click("form[action='/dashboard/signin'] button[type=submit]")
     assert page.locator("#signin-message").inner_text().startswith("Ce jeton n’est pas reconnu")
+    # the coordinator cannot run commands on the server: the page sends her to the person who can
+    assert "la personne qui gère le serveur" in page.locator("#signin-message").inner_text()
+    assert "créez-en un" not in page.content()
     assert page.locator("#token").get_attribute("aria-invalid") == "true"
     assert tab.context.cookies() == []
     shot(page, "signin-refused")

@@ -24,6 +24,7 @@ def paths(dash: Dash) -> dict[str, str]:
         "funnel": f"/dashboard/funnel?{q}&step=pageview:/formation*&step=pageview:/candidater"
                   "&step=conversion:candidater&split=channel",
         "leads": f"/dashboard/leads?{q}",
+        "report": "/dashboard/report",
         "links": "/dashboard/links?source=Newsletter&medium=email&campaign=Portes+Ouvertes",
     }
 

@@ -123,20 +123,20 @@ def download(tab: Tab, link: str) -> bytes:
 def test_downloaded_csvs_equal_the_api_csv(dash: Dash, signed_in: Tab) -> None:
     query = {**dash.everything, "model": "time_decay", "by": "source", "conversion": "candidater"}
     signed_in.open("/dashboard/attribution?" + "&".join(f"{k}={v}" for k, v in query.items()))
-    got = download(signed_in, "section[aria-labelledby=main-title] .download a")
+    got = download(signed_in, "section[aria-labelledby=main-title] .download a.csv")
     assert got == dash.api("attribution", query, fmt="csv").content
 
     steps = [("step", "pageview:/formation*"), ("step", "conversion:candidater")]
     signed_in.open("/dashboard/funnel?" + "&".join(f"{k}={v}" for k, v in [*dash.everything.items(), *steps,
                                                                           ("window", "30d"), ("split", "channel")]))
-    got = download(signed_in, "section[aria-labelledby=funnel-title] .download a")
+    got = download(signed_in, "section[aria-labelledby=funnel-title] .download a.csv")
     assert got == dash.api("funnel", [*dash.everything.items(), *steps, ("window", "30d")], fmt="csv").content
-    got = download(signed_in, "section[aria-labelledby=split-title] .download a")
+    got = download(signed_in, "section[aria-labelledby=split-title] .download a.csv")
     assert got == dash.api("funnel", [*dash.everything.items(), *steps, ("window", "30d"), ("by", "channel")],
                            fmt="csv").content
 
     signed_in.open("/dashboard/leads?from={from}&to={to}&conversion=candidater".format(**dash.everything))
-    got = download(signed_in, ".download a")
+    got = download(signed_in, ".download a.csv")
     api = dash.api("leads", {**dash.everything, "conversion": "candidater"}, fmt="csv").content
     assert got == api
     assert got.count(b"\r\n") - 1 == len(signed_in.rows("leads")) > 3
@@ -153,7 +153,7 @@ def test_leads_filters_narrow_the_rows_and_the_download(dash: Dash, signed_in: T
     expected = [r for r in api if "Email" in (r["first_channel"], r["last_channel"])]
     assert 0 < len(expected) < len(api)
     assert [r[0] for r in signed_in.rows("leads")] == [r["ts"] for r in reversed(expected)]
-    got = download(signed_in, ".download a").decode()  # the API's order, oldest first
+    got = download(signed_in, ".download a.csv").decode()  # the API's order, oldest first
     assert [r["ts"] for r in csv.DictReader(io.StringIO(got))] == [r["ts"] for r in expected]
 
 
@@ -182,7 +182,7 @@ def test_the_leads_status_filter_shows_accepted_rejected_or_all(dash: Dash, sign
         signed_in.page.select_option("#status", choice)
         submit(signed_in)
         assert [(r[0], r[2]) for r in signed_in.rows("leads")] == [(r["ts"], r["status"]) for r in reversed(expected)]
-        got = download(signed_in, ".download a").decode()
+        got = download(signed_in, ".download a.csv").decode()
         assert [r["lead_id"] for r in csv.DictReader(io.StringIO(got))] == [r["lead_id"] for r in expected]
 
 

@@ -1,0 +1,59 @@
+"""The dashboard's Excel downloads: the rows and columns of a CSV download written by the analytics'
+xlsx writer, with headers and parameters in the page's language. The values stay those of the CSV
+(GA4's channel names, `(not set)`), so a program or a person can set the two files side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from starlette.responses import Response
+
+from webleads.analytics import headers, reports, xlsx
+
+from .filters import Filters
+from .i18n import Text
+from .render import secure
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def column_headers(t: Text, columns: Sequence[str] = ()) -> dict[str, str]:
+    """The analytics' header words, with the dashboard's own names of dimensions and models."""
+    found = dict(headers.headers(t.lang))
+    for name in reports.DIMENSIONS:
+        found[name] = t.dim(name).name
+    for column in columns:
+        if column in reports.MODELS:
+            found[column] = t.model(column)
+    return found
+
+
+def parameters(t: Text, f: Filters, kind: str) -> list[tuple[str, Any]]:
+    """The parameters sheet of a download: the period, site, time zone, and what the report was asked."""
+    options: dict[str, Any] = {"from_day": f.start.isoformat(), "to_day": f.end.isoformat(), "tz": f.tz,
+                               "site": f.site}
+    if kind == "attribution":
+        options.update(model=t.model(f.model), by=f.by)
+    elif kind == "comparison":
+        options.update(model=", ".join(t.model(m) for m in f.compare), by=f.by)
+    elif kind == "funnel":
+        options.update(steps=[t.step(s) for s in f.steps], window=t.window(f.window))
+    rows = xlsx.parameters(t.lang, **options)
+    by = dict(rows)
+    words = headers.words(t.lang)
+    if words["by"] in by:  # the dimension in the page's words
+        rows = [(k, t.dim(f.by).name if k == words["by"] else v) for k, v in rows]
+    return rows
+
+
+def table(t: Text, f: Filters, rows: Sequence[Mapping[str, Any]], columns: Sequence[str], name: str) -> bytes:
+    kind = name.split("-")[1] if name.count("-") else name
+    sheet = xlsx.Sheet(kind, rows, columns, column_headers(t, columns))
+    return xlsx.to_xlsx([sheet], parameters(t, f, kind), t.lang)
+
+
+def response(body: bytes, name: str) -> Response:
+    return secure(Response(body, media_type=XLSX_TYPE,
+                           headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'}))
