@@ -1,0 +1,186 @@
+"""Run by a volunteer: commands find the service's database from any folder through the settings file,
+never start an empty database by mistake, name the user to run as; backups with rotation and restores
+that keep the service's owner, tried under a collector run as its own system user."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from webleads.collector import ops
+
+from conftest import ORIGIN, Server, free_port, webleads
+
+
+def command(*args: str, cwd: Path, env: dict[str, str] | None = None,
+            as_user: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """`webleads ARGS` as a person types it: no --db, in folder `cwd`, without the service's WEBLEADS_DB."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("WEBLEADS_DB", "WEBLEADS_CONFIG")}
+    return subprocess.run([*as_user, sys.executable, "-m", "webleads", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={**clean, **(env or {})})
+
+
+def test_a_command_in_the_wrong_folder_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    for args in (("site", "add", "ecloserie", "--origin", ORIGIN), ("doctor",), ("token", "create"),
+                 ("backup", "--into", str(tmp_path / "b")), ("restore", str(tmp_path / "x.duckdb"))):
+        result = command(*args, cwd=elsewhere)
+        assert result.returncode == 1, (args, result.stdout)
+        assert "no database in this folder" in result.stderr and "--db" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and "s.js" not in result.stdout
+    missing = tmp_path / "var" / "webleads.duckdb"
+    result = command("site", "list", cwd=elsewhere, env={"WEBLEADS_DB": str(missing)})
+    assert result.returncode == 1 and f"no database at {missing} (named by WEBLEADS_DB)" in result.stderr
+    assert list(elsewhere.iterdir()) == [] and not missing.parent.exists()
+    # an explicit --db names a new file: that is how a database is started without `serve`
+    made = command("site", "add", "ecloserie", "--origin", ORIGIN, "--db", "new.duckdb", cwd=elsewhere)
+    assert made.returncode == 0 and (elsewhere / "new.duckdb").exists()
+
+
+def test_the_settings_file_leads_every_command_to_the_running_collector(site_db: Path, tmp_path: Path,
+                                                                       make_server: object) -> None:
+    settings = tmp_path / "etc" / "webleads.toml"
+    settings.parent.mkdir()
+    settings.write_text(f'db = "{site_db}"\npublic_url = "https://stats.example.org"\n')
+    system = {"WEBLEADS_SYSTEM_CONFIG": str(settings)}
+    server = make_server(site_db, env=system)  # type: ignore[operator]
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    added = command("site", "add", "fablab", "--origin", "https://fablab.test", cwd=elsewhere, env=system)
+    assert added.returncode == 0, added.stderr
+    assert 'src="https://stats.example.org/s.js" data-site="fablab"' in added.stdout
+    assert httpx.post(server.url + "/e", content='{"site":"fablab","url":"https://fablab.test/"}',
+                      headers={"Origin": "https://fablab.test"}).status_code == 204
+    doctor = command("doctor", "--offline", cwd=elsewhere, env=system)
+    assert "collector running" in doctor.stdout and str(site_db) in doctor.stdout, doctor.stdout
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_rotation_keeps_the_newest_of_7_days_and_4_weeks() -> None:
+    names = [f"webleads-2026-11-{day:02d}-{hour:02d}0000.duckdb" for day in range(1, 31) for hour in (3, 15)]
+    names += ["notes.txt", "webleads-2026-11-31-030000.duckdb.wal", "other.duckdb"]
+    gone = ops.to_rotate(names, 7, 4)
+    kept = sorted(set(names) - set(gone))
+    daily = [f"webleads-2026-11-{day:02d}-150000.duckdb" for day in range(24, 31)]
+    # ISO weeks of November 2026 end on Sundays the 8th, 15th, 22nd, 29th; the 30th starts a new week
+    weekly = [f"webleads-2026-11-{day:02d}-150000.duckdb" for day in (15, 22, 29, 30)]
+    assert kept == sorted({*daily, *weekly, "notes.txt", "webleads-2026-11-31-030000.duckdb.wal", "other.duckdb"})
+    assert ops.to_rotate(names[:3], 7, 4) == [names[0]]  # the same day's earlier one
+
+
+def test_restore_refuses_a_file_that_is_not_a_backup_and_keeps_the_database(site_db: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(b"not a database" * 100)
+    result = webleads("restore", str(junk), db=site_db, check=False)
+    assert result.returncode == 1 and "cannot restore" in result.stderr and "Traceback" not in result.stderr
+    assert webleads("site", "list", db=site_db).stdout.startswith("ecloserie")
+    copy = tmp_path / "copy.duckdb"
+    webleads("backup", str(copy), db=site_db)
+    os.chmod(site_db, 0o640)  # (a store that opens it makes it 0600 again)
+    webleads("restore", str(copy), db=site_db)
+    assert stat.S_IMODE(site_db.stat().st_mode) == 0o640  # the mode of the file it replaced
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# --- under a collector run as its own system user (root only: it makes a throwaway user) -------------
+@pytest.fixture
+def service_user() -> Iterator[pwd.struct_passwd]:
+    if os.geteuid() != 0:
+        pytest.skip("making a throwaway system user and running the collector as it needs root")
+    name = "wlt" + uuid.uuid4().hex[:8]
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], check=False)
+
+
+def as_user(user: pwd.struct_passwd) -> tuple[str, ...]:
+    return ("setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", "--")
+
+
+def test_backup_and_restore_under_a_service_run_as_its_own_user(service_user: pwd.struct_passwd,
+                                                                tmp_path: Path) -> None:
+    user = service_user
+    home = Path(tempfile.mkdtemp(prefix="webleads-service-"))  # /var/lib/webleads: the user's own folder
+    try:
+        os.chown(home, user.pw_uid, user.pw_gid)
+        db = home / "webleads.duckdb"
+        settings = home / "webleads.toml"  # /etc/webleads/webleads.toml, readable by all
+        settings.write_text(f'db = "{db}"\n')
+        os.chmod(settings, 0o644)
+        env = {"WEBLEADS_SYSTEM_CONFIG": str(settings), "HOME": str(home)}
+        run_as = as_user(user)
+        made = command("site", "add", "ecloserie", "--origin", ORIGIN, "--db", str(db), cwd=home, env=env,
+                       as_user=run_as)
+        assert made.returncode == 0, made.stderr
+        # One process: a venv whose interpreter lives under root's private home (pyenv) cannot be spawned
+        # again by another user, and the front processes are not what this test is about.
+        server = Server(db=db, port=free_port(), log_path=tmp_path / "serve.log", env=env, as_user=run_as,
+                        extra_args=("--workers", "0"))
+        server.start()
+        try:
+            for n in range(5):
+                assert httpx.post(server.url + "/e", headers={"Origin": ORIGIN}, timeout=10,
+                                  content=f'{{"site":"ecloserie","url":"{ORIGIN}/p{n}"}}').status_code == 204
+            # root, from another folder: told which user to run as, nothing done
+            refused = command("token", "create", cwd=tmp_path, env=env)
+            assert refused.returncode == 1 and "Traceback" not in refused.stderr
+            assert f"run this command as {user.pw_name}" in refused.stderr, refused.stderr
+            assert f"sudo -u {user.pw_name} webleads" in refused.stderr
+            # the service's user, from / and without WEBLEADS_DB: the settings file leads to the collector
+            listed = command("site", "list", cwd=Path("/"), env=env, as_user=run_as)
+            assert listed.returncode == 0 and listed.stdout.startswith("ecloserie"), listed.stderr
+            # the README's cron line: dated backups in a folder of the service's user, rotated
+            backups = home / "backups"
+            for _ in range(2):
+                done = command("backup", "--into", str(backups), "--keep-daily", "7", "--keep-weekly", "4",
+                               cwd=Path("/"), env=env, as_user=run_as)
+                assert done.returncode == 0 and "(5 events)" in done.stdout, done.stderr
+            made_today = sorted(backups.iterdir())
+            assert len(made_today) == 2 or "Deleted the older backup" in done.stdout
+            old = backups / "webleads-2026-01-05-030000.duckdb"
+            shutil.copyfile(made_today[-1], old)
+            done = command("backup", "--into", str(backups), "--keep-daily", "1", "--keep-weekly", "1",
+                           cwd=Path("/"), env=env, as_user=run_as)
+            assert done.returncode == 0 and f"Deleted the older backup {old}" in done.stdout, done.stdout
+            latest = sorted(backups.iterdir())[-1]
+            assert [p.stat().st_uid for p in backups.iterdir()] == [user.pw_uid]
+            assert stat.S_IMODE(latest.stat().st_mode) == 0o600
+            running = command("restore", str(latest), cwd=tmp_path, env=env)
+            assert running.returncode == 1 and "stop it" in running.stderr
+            # more events after the backup: the restore takes them away
+            assert httpx.post(server.url + "/e", headers={"Origin": ORIGIN}, timeout=10,
+                              content=f'{{"site":"ecloserie","url":"{ORIGIN}/late"}}').status_code == 204
+        finally:
+            assert server.stop() in (0, -15)  # uvicorn re-raises the SIGTERM it handled
+        restored = command("restore", str(latest), cwd=tmp_path, env=env)  # as root, as the README says
+        assert restored.returncode == 0 and "Restored 5 events" in restored.stdout, restored.stderr
+        assert (db.stat().st_uid, db.stat().st_gid) == (user.pw_uid, user.pw_gid)
+        assert stat.S_IMODE(db.stat().st_mode) == 0o600
+        kept = [p for p in home.iterdir() if ".before-restore-" in p.name]
+        assert kept and all(p.stat().st_uid == user.pw_uid for p in kept)
+        server.start()  # the service starts again on the restored file
+        try:
+            listed = command("site", "list", cwd=Path("/"), env=env, as_user=run_as)
+            assert listed.returncode == 0, listed.stderr
+        finally:
+            assert server.stop() in (0, -15)  # uvicorn re-raises the SIGTERM it handled
+        with duckdb.connect(str(db), read_only=True) as conn:
+            paths = sorted(p for (p,) in conn.execute("SELECT path FROM events").fetchall())
+        assert paths == [f"/p{n}" for n in range(5)]
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
