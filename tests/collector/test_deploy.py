@@ -146,9 +146,9 @@ def test_backup_and_restore_under_a_service_run_as_its_own_user(service_user: pw
             assert listed.returncode == 0 and listed.stdout.startswith("ecloserie"), listed.stderr
             # the README's cron line: dated backups in a folder of the service's user, rotated
             backups = home / "backups"
+            cron = [str(backups) if a == "/var/backups/webleads" else a for a in readme_block("cron").split()[7:-1]]
             for _ in range(2):
-                done = command("backup", "--into", str(backups), "--keep-daily", "7", "--keep-weekly", "4",
-                               cwd=Path("/"), env=env, as_user=run_as)
+                done = command(*cron, cwd=Path("/"), env=env, as_user=run_as)
                 assert done.returncode == 0 and "(5 events)" in done.stdout, done.stderr
             made_today = sorted(backups.iterdir())
             assert len(made_today) == 2 or "Deleted the older backup" in done.stdout
@@ -184,3 +184,66 @@ def test_backup_and_restore_under_a_service_run_as_its_own_user(service_user: pw
         assert paths == [f"/p{n}" for n in range(5)]
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+# --- the README's deployment examples, checked by the tools that will read them ------------------------
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_block(lang: str) -> str:
+    """The first ```LANG block of the README's "Running it for years" section."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Running it for years"):]
+    start = section.index(f"```{lang}\n") + len(lang) + 4
+    return section[start:section.index("```", start)]
+
+
+def test_the_cron_line_is_the_tested_backup_command() -> None:
+    fields = readme_block("cron").split()
+    # minute hour day month weekday user command...: the line run by the service test, with its paths
+    assert fields[:6] == ["17", "3", "*", "*", "*", "webleads"] and fields[6] == "/usr/local/bin/webleads"
+    assert fields[7:] == ["backup", "--into", "/var/backups/webleads", "--keep-daily", "7", "--keep-weekly", "4",
+                          ">/dev/null"]
+
+
+def test_the_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+    unit = readme_block("ini")
+    assert "ExecStart=/opt/webleads/bin/webleads serve" in unit and "User=webleads" in unit
+    # verify wants the program it names to exist: the README's path, or a stand-in where it is absent
+    program = Path("/opt/webleads/bin/webleads")
+    if not program.exists():
+        program = tmp_path / "webleads"
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
+        unit = unit.replace("/opt/webleads/bin/webleads", str(program))
+    path = tmp_path / "webleads.service"
+    path.write_text(unit)
+    result = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60)
+    complaints = [line for line in (result.stdout + result.stderr).splitlines() if "webleads.service" in line]
+    assert result.returncode == 0 and complaints == [], result.stdout + result.stderr
+
+
+def test_the_nginx_example_passes_nginx_t(tmp_path: Path) -> None:
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if nginx is None:
+        pytest.skip("nginx is not installed (apt-get install nginx; .ci/run installs it)")
+    (tmp_path / "webleads").write_text(readme_block("nginx"))
+    # the server block goes in http {}, as sites-enabled/ does in Debian's nginx.conf
+    (tmp_path / "nginx.conf").write_text(f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
+                                         f"http {{\n    include {tmp_path}/webleads;\n}}\n")
+    result = subprocess.run([nginx, "-t", "-e", "stderr", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "test is successful" in result.stderr, result.stderr
+
+
+def test_the_caddy_example_validates(tmp_path: Path) -> None:
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        pytest.skip("caddy is not installed (apt-get install caddy; .ci/run installs it)")
+    (tmp_path / "Caddyfile").write_text(readme_block("caddy"))
+    home = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    result = subprocess.run([caddy, "validate", "--adapter", "caddyfile", "--config", str(tmp_path / "Caddyfile")],
+                            capture_output=True, text=True, timeout=60, env={**os.environ, **home})
+    assert result.returncode == 0 and "Valid configuration" in result.stdout + result.stderr, result.stderr
