@@ -174,8 +174,12 @@ def _cannot_write(exc: PermissionError, folder: Path) -> str:
         user = pwd.getpwuid(os.geteuid()).pw_name
     except KeyError:
         user = str(os.geteuid())
-    return (f"{exc.strerror}: {exc.filename}. This runs as user {user}, who cannot write there; give them the "
-            f"folder (as root: install -d -o {user} -g {user} -m 700 {folder}) or choose another one")
+    if folder.exists():  # never advise handing over a folder that exists (it may be /root or /var/backups)
+        return (f"{exc.strerror}: {exc.filename}. This runs as user {user}, who cannot write in {folder}; choose "
+                f"a folder of theirs, e.g. one made for backups (as root: install -d -o {user} -g {user} -m 700 "
+                "/var/backups/webleads)")
+    return (f"{exc.strerror}: {exc.filename}. This runs as user {user}, who cannot make the folder {folder}; "
+            f"make it for them (as root: install -d -o {user} -g {user} -m 700 {folder})")
 
 
 def _locked(db: str) -> bool:

@@ -82,7 +82,8 @@ def config_path(environ: dict[str, str] | os._Environ[str] | None = None) -> str
     env = os.environ if environ is None else environ
     if env.get(_ENV_PREFIX + "CONFIG"):
         return env[_ENV_PREFIX + "CONFIG"]
-    system = env.get(_ENV_PREFIX + "SYSTEM_CONFIG") or SYSTEM_CONFIG
+    # (also from the process's environment when a test passes its own: the machine's file stays out)
+    system = env.get(_ENV_PREFIX + "SYSTEM_CONFIG") or os.environ.get(_ENV_PREFIX + "SYSTEM_CONFIG") or SYSTEM_CONFIG
     return system if os.path.isfile(system) else None
 
 
