@@ -9,6 +9,8 @@ import importlib.metadata
 import io
 import logging
 import os
+import pwd
+import shlex
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -26,11 +28,17 @@ from webleads.collector.registry import (
     revoke_token,
 )
 from webleads.collector.remote import ChannelRefused, call_collector, read_serve_file
-from webleads.collector.settings import Settings, SettingsError, load_settings
+from webleads.collector.settings import (
+    SYSTEM_CONFIG,
+    Settings,
+    SettingsError,
+    database_path,
+    load_settings,
+    no_database,
+)
 from webleads.collector.store import DatabaseLocked, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_DB = "webleads.duckdb"
 
 
 class RunRemotely(Exception):
@@ -45,8 +53,12 @@ class Env:
     """What a command works with: the store, the registry, the settings and where to print."""
 
     def __init__(self, db: str, out: Any = None, err: Any = None, tty: bool | None = None,
-                 collector: Any = None) -> None:
+                 collector: Any = None, found_by: str = "--db") -> None:
         self.db = db
+        # What named the database: "--db" (a new file may be made there), or WEBLEADS_DB, the settings
+        # file, "default" (./webleads.duckdb): then the file must exist, so that a command run in the
+        # wrong folder says so instead of starting an empty database.
+        self.found_by = found_by
         self.out = out
         self.err = err
         self.tty = sys.stdout.isatty() if tty is None else tty
@@ -70,6 +82,9 @@ class Env:
     @property
     def store(self) -> Store:
         if self._store is None:
+            if self.found_by != "--db" and not os.path.exists(self.db):
+                raise click.ClickException(no_database(self.db, self.found_by))
+            check_owner(self.db)
             try:
                 self._store = Store(self.db)
             except DatabaseLocked:
@@ -97,17 +112,38 @@ class Env:
             self._store = None
 
 
-def db_option(fn: F) -> F:
-    """Adds --db (default ./webleads.duckdb or WEBLEADS_DB) and passes an Env as `env`."""
+def check_owner(db: str) -> None:
+    """A database file of another user (the service's): opened by this one, DuckDB would leave a log
+    or checkpoint the service cannot write, root's included. Say which user to run the command as."""
+    try:
+        owner = os.stat(db).st_uid
+    except OSError:
+        return
+    if owner != os.geteuid():
+        try:
+            name = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            name = str(owner)
+        args = " ".join(shlex.quote(a) for a in sys.argv[1:]) or "..."
+        raise click.ClickException(f"{db} belongs to user {name}; run this command as {name}: "
+                                   f"sudo -u {name} webleads {args}")
 
-    @click.option("--db", "db_path", envvar="WEBLEADS_DB", default=DEFAULT_DB, show_default=True,
-                  help="The DuckDB file.")
+
+def db_option(fn: F) -> F:
+    """Adds --db (default: WEBLEADS_DB, the settings file's db, or ./webleads.duckdb) and passes an Env."""
+
+    @click.option("--db", "db_path", default=None,
+                  help=f"The DuckDB file [WEBLEADS_DB, else db in {SYSTEM_CONFIG}, else ./webleads.duckdb].")
     @click.pass_context
     @functools.wraps(fn)
-    def wrapper(ctx: click.Context, db_path: str, **kwargs: Any) -> Any:
-        env = ctx.obj if isinstance(ctx.obj, Env) else Env(db_path)
-        if not env.remote:
-            env.db = db_path
+    def wrapper(ctx: click.Context, db_path: str | None, **kwargs: Any) -> Any:
+        if isinstance(ctx.obj, Env) and ctx.obj.remote:
+            return fn(ctx.obj, **kwargs)
+        found_by = "--db"
+        if db_path is None:
+            db_path, found_by = database_path()
+        env = ctx.obj if isinstance(ctx.obj, Env) else Env(db_path, found_by=found_by)
+        env.db, env.found_by = db_path, found_by
         return fn(env, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -178,6 +214,7 @@ def serve(db_path: str | None, host: str | None, port: int | None, geoip: str | 
         Geo(settings.geoip or None).close()
     except GeoIPError as exc:
         raise click.ClickException(str(exc)) from None
+    check_owner(settings.db)
     try:
         store = Store(settings.db, settings.queue_events, settings.batch_events, settings.commit_linger_ms)
     except DatabaseLocked:
@@ -494,7 +531,7 @@ def _forward(db: str, args: list[str]) -> int:
     return int(answer.get("exit_code", 1))
 
 
-_PATH_OPTIONS = ("--out", "--data", "--db", "--geoip", "--config")
+_PATH_OPTIONS = ("--out", "--data", "--db", "--geoip", "--config", "--into")
 _FILE_COMMANDS = ("import", "backup", "restore")
 
 
@@ -503,8 +540,10 @@ def _absolute_paths(args: list[str]) -> list[str]:
     out = []
     previous = ""
     for index, arg in enumerate(args):
-        if previous in _PATH_OPTIONS or (
-                index > 0 and args[0] in _FILE_COMMANDS and not arg.startswith("-") and os.path.exists(arg)):
+        positional = index > 0 and args[0] in _FILE_COMMANDS and not arg.startswith("-")
+        # a backup's DEST is a new file: resolved whether or not it exists (not an option's value)
+        dest = positional and args[0] == "backup" and not previous.startswith("-")
+        if previous in _PATH_OPTIONS or (positional and os.path.exists(arg)) or dest:
             arg = os.path.abspath(arg)
         out.append(arg)
         previous = arg

@@ -18,7 +18,7 @@ from .fileformat import STORAGE_VERSION, NeedsMigration
 from .privacy import NoticeFacts, geo_precision, notice, outcomes_in_use
 from .quiet import activity
 from .remote import read_serve_file
-from .settings import SettingsError, load_settings
+from .settings import SettingsError, database_path, load_settings, no_database
 from .store import utcnow
 
 
@@ -38,30 +38,63 @@ def register(group: click.Group) -> None:
             env.echo(f"{site}: {verb} {n} event(s)")
 
     @group.command()
-    @click.argument("dest")
+    @click.argument("dest", required=False)
+    @click.option("--into", "folder", default=None,
+                  help="Write webleads-<date>-<time>.duckdb into this folder (made if missing), instead of DEST.")
+    @click.option("--keep-daily", type=click.IntRange(0), default=None,
+                  help="With --into: keep the newest backup of each of the last N days that have one.")
+    @click.option("--keep-weekly", type=click.IntRange(0), default=None,
+                  help="With --into: also keep the newest backup of each of the last N weeks.")
     @db_option
-    def backup(env: Env, dest: str) -> None:
-        """Copy the database to a new file DEST, consistently, even while the collector runs."""
+    def backup(env: Env, dest: str | None, folder: str | None, keep_daily: int | None,
+               keep_weekly: int | None) -> None:
+        """Copy the database to a new file DEST, consistently, even while the collector runs.
+
+        For a daily cron job: --into DIR --keep-daily 7 --keep-weekly 4 names the copy after the date
+        and time, then deletes the older copies in DIR beyond 7 days and 4 weeks."""
+        if (dest is None) == (folder is None):
+            raise click.ClickException("give either DEST (a new file) or --into DIR (a folder of dated backups)")
+        rotating = keep_daily is not None or keep_weekly is not None
+        if rotating and folder is None:
+            raise click.ClickException("--keep-daily and --keep-weekly go with --into DIR")
+        if rotating and not (keep_daily or keep_weekly):
+            raise click.ClickException("--keep-daily 0 --keep-weekly 0 would delete every backup, the new one too")
+        target = ops.backup_name(folder, utcnow()) if folder else str(dest)
         try:
-            count = ops.backup(env.store, dest)
+            count = ops.backup(env.store, target)
+        except PermissionError as exc:
+            raise click.ClickException(_cannot_write(exc, Path(target).resolve().parent)) from None
         except (FileExistsError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
-        env.echo(f"Backup written to {Path(dest).resolve()} ({count} events). "
-                 f"Restore it with: webleads restore {dest} --db {env.db}")
+        written = Path(target).resolve()
+        env.echo(f"Backup written to {written} ({count} events). "
+                 f"Restore it with: webleads restore {written} --db {Path(env.db).resolve()}")
+        if folder and rotating:
+            for name in ops.rotate(str(written.parent), keep_daily or 0, keep_weekly or 0):
+                env.echo(f"Deleted the older backup {written.parent / name}")
 
     @group.command()
     @click.argument("backup_file")
-    @click.option("--db", "db_path", envvar="WEBLEADS_DB", default="webleads.duckdb", show_default=True,
-                  help="The DuckDB file to replace.")
-    def restore(backup_file: str, db_path: str) -> None:
-        """Put BACKUP_FILE in place of the database (stop the collector first)."""
+    @click.option("--db", "db_path", default=None,
+                  help="The DuckDB file to replace [WEBLEADS_DB, else db in the settings file, else ./webleads.duckdb]")
+    def restore(backup_file: str, db_path: str | None) -> None:
+        """Put BACKUP_FILE in place of the database (stop the collector first).
+
+        The restored file keeps the owner and mode of the one it replaces (run it as root or as the
+        service's user); the previous file is kept beside it."""
+        if db_path is None:
+            db_path, found_by = database_path()
+            if found_by == "default" and not os.path.exists(db_path):
+                raise click.ClickException(no_database(db_path, found_by))
         if read_serve_file(db_path) is not None and _locked(db_path):
             raise click.ClickException(f"a collector is running on {db_path}: stop it (systemctl stop webleads, "
                                        "or Ctrl+C), restore, then start it again")
         try:
             count, kept = ops.restore(backup_file, db_path)
-        except (FileNotFoundError, NeedsMigration) as exc:
+        except (FileNotFoundError, NeedsMigration, ops.RestoreError) as exc:
             raise click.ClickException(str(exc)) from None
+        except PermissionError as exc:
+            raise click.ClickException(_cannot_write(exc, Path(db_path).resolve().parent)) from None
         except Exception as exc:  # noqa: BLE001 - duckdb errors: not a backup, or the file is held
             raise click.ClickException(f"cannot restore from {backup_file}: {exc}") from None
         click.echo(f"Restored {count} events into {db_path}.")
@@ -69,11 +102,11 @@ def register(group: click.Group) -> None:
             click.echo(f"The previous file is kept as {kept}.")
 
     @group.command("migrate")
-    @click.option("--db", "db_path", envvar="WEBLEADS_DB", default="webleads.duckdb", show_default=True,
-                  help="The DuckDB file to convert.")
+    @click.option("--db", "db_path", default=None,
+                  help="The DuckDB file to convert [WEBLEADS_DB, else db in the settings file, else ./webleads.duckdb]")
     @click.option("--duckdb", "reader", default=None, metavar="VERSION",
                   help=f"The DuckDB release that wrote the file [tried: {', '.join(migrate_file.READERS)}].")
-    def migrate(db_path: str, reader: str | None) -> None:
+    def migrate(db_path: str | None, reader: str | None) -> None:
         """Convert a database file of an earlier release, which this release's DuckDB cannot read.
 
         A DuckDB that reads it is installed from PyPI into a temporary environment and copies the
@@ -81,6 +114,8 @@ def register(group: click.Group) -> None:
         kept beside it as <file>.before-migrate-<time>. Stop the collector first."""
         if reader is not None and not re.fullmatch(r"\d+\.\d+\.\d+", reader):
             raise click.ClickException(f"--duckdb {reader!r} is not a release number such as 2.0.1")
+        if db_path is None:
+            db_path, _found_by = database_path()
         try:
             done = migrate_file.migrate(db_path, click.echo, (reader,) if reader else migrate_file.READERS)
         except migrate_file.MigrateError as exc:
@@ -130,6 +165,22 @@ def register(group: click.Group) -> None:
         env.echo("All checks passed." if not problems else f"{problems} problem(s) found.")
         if problems:
             raise click.exceptions.Exit(1)
+
+
+def _cannot_write(exc: PermissionError, folder: Path) -> str:
+    """Permission denied, said with who tried and how to give them the folder."""
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        user = str(os.geteuid())
+    if folder.exists():  # never advise handing over a folder that exists (it may be /root or /var/backups)
+        return (f"{exc.strerror}: {exc.filename}. This runs as user {user}, who cannot write in {folder}; choose "
+                f"a folder of theirs, e.g. one made for backups (as root: install -d -o {user} -g {user} -m 700 "
+                "/var/backups/webleads)")
+    return (f"{exc.strerror}: {exc.filename}. This runs as user {user}, who cannot make the folder {folder}; "
+            f"make it for them (as root: install -d -o {user} -g {user} -m 700 {folder})")
 
 
 def _locked(db: str) -> bool:

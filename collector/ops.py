@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
+import re
 import shutil
+import stat
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -138,41 +141,139 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+class RestoreError(Exception):
+    """The backup cannot be put in place; the message says why and what to do."""
+
+
 def restore(backup_file: str, db: str) -> tuple[int, str | None]:
     """Put a backup in place of `db` (the collector must be stopped). The current file, if any, is
-    kept beside it as `<db>.before-restore-<time>`. Returns (events, path of the kept file)."""
+    kept beside it as `<db>.before-restore-<time>`. Returns (events, path of the kept file).
+
+    The restored file gets the owner, group and mode of the file it replaces (or, for a new file, the
+    owner and group of its folder, mode 0600): restored by root, it stays the service's. It is copied
+    beside the database first and put in place only once it opens and has that owner, so a restore
+    never leaves a file the service cannot open."""
     source = Path(backup_file).resolve()
     if not source.is_file():
         raise FileNotFoundError(f"no backup at {source}")
-    try:
-        with duckdb.connect(str(source), read_only=True) as conn:
-            count = conn.execute("SELECT count(*) FROM event_log").fetchone()[0]  # type: ignore[index]
-    except duckdb.IOException as exc:  # a backup made by an earlier release: convert it first
-        too_new = needs_migration(str(source), exc)
-        if too_new is not None:
-            raise too_new from None
-        raise
+    count = _count_events(source)
     target = Path(db).resolve()
-    stamp = f"{target}.before-restore-{utcnow():%Y%m%d%H%M%S}"
-    kept = None
+    if not target.parent.is_dir():
+        raise RestoreError(f"no folder {target.parent} for the database")
+    like = os.stat(target) if target.exists() else os.stat(target.parent)
+    owner, group = like.st_uid, like.st_gid
+    mode = (stat.S_IMODE(like.st_mode) | 0o600) & 0o666 if target.exists() else 0o600
+    if os.geteuid() not in (0, owner):
+        name = _user_name(owner)
+        raise RestoreError(f"{target if target.exists() else target.parent} belongs to user {name}; run the "
+                           f"restore as {name} (sudo -u {name} webleads restore ...) or as root")
     if target.exists():
         try:
-            with duckdb.connect(str(target)):  # fails fast if a collector holds it
+            with duckdb.connect(str(target), read_only=True):  # fails fast if a collector holds it
                 pass
         except duckdb.IOException as exc:
             if needs_migration(str(target), exc) is None:  # a file of an earlier release is replaced all the same
                 raise
-        kept = stamp
-        target.rename(kept)
-    # its log and its journal (events they may still hold belong to the old database), also when
-    # the file itself is gone: the restored one must not take them in at its first start
-    for suffix in (".wal", JOURNAL_SUFFIX, LEGACY_SIDE_SUFFIX, LEGACY_SIDE_SUFFIX + ".wal"):
-        companion = Path(str(target) + suffix)
-        if companion.exists():
-            companion.rename(stamp + suffix)
-    shutil.copyfile(source, target)
-    os.chmod(target, 0o600)
-    return int(count), kept
+    staged = target.with_name(f".{target.name}.restore-{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(source, staged)
+        os.chmod(staged, mode)
+        if os.geteuid() == 0:
+            os.chown(staged, owner, group)
+        _check_restorable(staged, owner, count)
+        stamp = f"{target}.before-restore-{utcnow():%Y%m%d%H%M%S}"
+        kept = None
+        if target.exists():
+            kept = stamp
+            target.rename(kept)
+        # its log and its journal (events they may still hold belong to the old database), also when
+        # the file itself is gone: the restored one must not take them in at its first start
+        for suffix in (".wal", JOURNAL_SUFFIX, LEGACY_SIDE_SUFFIX, LEGACY_SIDE_SUFFIX + ".wal"):
+            companion = Path(str(target) + suffix)
+            if companion.exists():
+                companion.rename(stamp + suffix)
+        os.replace(staged, target)
+    finally:
+        staged.unlink(missing_ok=True)
+    return count, kept
+
+
+def _count_events(path: Path) -> int:
+    try:
+        with duckdb.connect(str(path), read_only=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM event_log").fetchone()[0])  # type: ignore[index]
+    except duckdb.IOException as exc:  # a backup made by an earlier release: convert it first
+        too_new = needs_migration(str(path), exc)
+        if too_new is not None:
+            raise too_new from None
+        raise
+
+
+def _check_restorable(path: Path, owner: int, count: int) -> None:
+    """The copy opens, holds the backup's events, and belongs to the user who must open it."""
+    info = os.stat(path)
+    if info.st_uid != owner or info.st_mode & 0o600 != 0o600:
+        raise RestoreError(f"the restored copy would belong to {_user_name(info.st_uid)} with mode "
+                           f"{stat.S_IMODE(info.st_mode):o}, not to {_user_name(owner)} (who runs the collector); "
+                           "run the restore as root or as that user")
+    try:
+        found = _count_events(path)
+    except Exception as exc:  # noqa: BLE001 - any DuckDB error means the service could not open it either
+        raise RestoreError(f"the restored copy does not open: {exc}") from None
+    if found != count:
+        raise RestoreError(f"the restored copy holds {found} events, the backup {count}; the disk may be full")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+# --- rotation: keep the newest backup of each of the last N days and of the last M weeks -----------
+BACKUP_NAME = re.compile(r"webleads-(\d{4}-\d{2}-\d{2})-(\d{6})(?:-(\d+))?\.duckdb")
+
+
+def backup_name(folder: str, now: datetime) -> str:
+    """A new file in `folder` named after the time (UTC); a second one in the same second gets -2, -3..."""
+    stem = f"webleads-{now:%Y-%m-%d-%H%M%S}"
+    name, n = f"{stem}.duckdb", 1
+    while os.path.lexists(os.path.join(folder, name)):
+        n += 1
+        name = f"{stem}-{n}.duckdb"
+    return os.path.join(folder, name)
+
+
+def to_rotate(names: list[str], keep_daily: int, keep_weekly: int) -> list[str]:
+    """The backups (named by backup_name) to delete: every one but the newest of each of the `keep_daily`
+    most recent days that have one, and the newest of each of the `keep_weekly` most recent ISO weeks.
+    Other files in the folder are never touched."""
+    dated = sorted(((m.group(1), m.group(2), int(m.group(3) or 1), name) for name in names
+                    if (m := BACKUP_NAME.fullmatch(name))), reverse=True)
+    keep: set[str] = set()
+    days: list[str] = []
+    weeks: list[tuple[int, int]] = []
+    for day, _time, _n, name in dated:  # newest first: the first seen of a day or week is its newest
+        if day not in days:
+            days.append(day)
+            if len(days) <= keep_daily:
+                keep.add(name)
+        week = tuple(date.fromisoformat(day).isocalendar())[:2]
+        if week not in weeks:
+            weeks.append(week)  # type: ignore[arg-type]
+            if len(weeks) <= keep_weekly:
+                keep.add(name)
+    return [name for *_when, name in dated if name not in keep]
+
+
+def rotate(folder: str, keep_daily: int, keep_weekly: int) -> list[str]:
+    """Delete the backups of `folder` that to_rotate names (with a left-over log); returns their names."""
+    gone = to_rotate(os.listdir(folder), keep_daily, keep_weekly)
+    for name in gone:
+        Path(folder, name).unlink(missing_ok=True)
+        Path(folder, name + ".wal").unlink(missing_ok=True)
+    return gone
 
 
 # --- doctor ------------------------------------------------------------------------------------

@@ -1,7 +1,11 @@
 """Configuration: one frozen dataclass, built once from flags, environment and an optional file.
 
 Precedence: command-line flag > environment variable (WEBLEADS_*) > TOML file (--config or
-WEBLEADS_CONFIG) > default. Every key is documented in the README ("Configuration").
+WEBLEADS_CONFIG, else /etc/webleads/webleads.toml when it exists) > default. Every key is documented in
+the README ("Configuration").
+
+The system file is what lets every command, run from any folder without the service's environment,
+find the service's database: the unit and the commands read the same file.
 """
 
 from __future__ import annotations
@@ -68,6 +72,38 @@ class Settings:
 
 
 _ENV_PREFIX = "WEBLEADS_"
+# Read by `serve` and by every command when no --config or WEBLEADS_CONFIG names another file.
+# WEBLEADS_SYSTEM_CONFIG moves it (tests, and packagers who keep /etc elsewhere).
+SYSTEM_CONFIG = "/etc/webleads/webleads.toml"
+
+
+def config_path(environ: dict[str, str] | os._Environ[str] | None = None) -> str | None:
+    """The settings file in force: WEBLEADS_CONFIG, else the system file if there is one."""
+    env = os.environ if environ is None else environ
+    if env.get(_ENV_PREFIX + "CONFIG"):
+        return env[_ENV_PREFIX + "CONFIG"]
+    # (also from the process's environment when a test passes its own: the machine's file stays out)
+    system = env.get(_ENV_PREFIX + "SYSTEM_CONFIG") or os.environ.get(_ENV_PREFIX + "SYSTEM_CONFIG") or SYSTEM_CONFIG
+    return system if os.path.isfile(system) else None
+
+
+def database_path(environ: dict[str, str] | os._Environ[str] | None = None) -> tuple[str, str]:
+    """Where the database is when no --db is given, and what said so (for messages): WEBLEADS_DB, the
+    settings file's `db`, or the default ./webleads.duckdb. Only `db` is read here, so that a wrong
+    value elsewhere in the file does not hide the database from `webleads doctor`."""
+    env = os.environ if environ is None else environ
+    if env.get(_ENV_PREFIX + "DB"):
+        return env[_ENV_PREFIX + "DB"], "WEBLEADS_DB"
+    path = config_path(env)
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                value = tomllib.load(fh).get("db")
+        except (OSError, tomllib.TOMLDecodeError):
+            value = None  # load_settings says what is wrong with the file
+        if isinstance(value, str) and value:
+            return value, path
+    return Settings.db, "default"
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
@@ -128,7 +164,7 @@ def load_settings(overrides: dict[str, Any] | None = None, config_file: str | No
     env = os.environ if environ is None else environ
     kinds = {f.name: f.type for f in fields(Settings)}
     values: dict[str, Any] = {}
-    path = config_file or env.get(_ENV_PREFIX + "CONFIG")
+    path = config_file or config_path(env)
     if path:
         try:
             with open(path, "rb") as fh:
@@ -154,5 +190,18 @@ def load_settings(overrides: dict[str, Any] | None = None, config_file: str | No
     return _validate(replace(Settings(), **values))
 
 
+def no_database(db: str, found_by: str) -> str:
+    """Why a command that needs an existing database stops, and how to point it at the right one."""
+    if found_by == "default":
+        where = (f"no database in this folder ({os.path.abspath(db)} does not exist), and neither WEBLEADS_DB "
+                 f"nor a settings file ({SYSTEM_CONFIG}) names one")
+    else:
+        where = f"no database at {os.path.abspath(db)} (named by {found_by})"
+    return (f"{where}. Point at the collector's file: --db /var/lib/webleads/webleads.duckdb, or db = \"...\" "
+            f"in {SYSTEM_CONFIG} (README: Install on a server). A new database is made only by "
+            "webleads serve, or by a command given --db NEW-FILE.")
+
+
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
-__all__ = ["Settings", "SettingsError", "load_settings", "SETTING_NAMES"]
+__all__ = ["Settings", "SettingsError", "load_settings", "SETTING_NAMES", "SYSTEM_CONFIG", "config_path",
+           "database_path", "no_database"]

@@ -49,7 +49,7 @@ def read_filters(request: Request) -> filters.Filters:
 
 
 def _common(request: Request, f: filters.Filters, active: str) -> dict[str, Any]:
-    return {"f": f, "sites": site_names(request), "active": active, "signed_in": True}
+    return {"f": f, "sites": site_names(request), "active": active, "signed_in": True, "demo_sites": _demo(request, f)}
 
 
 # --- overview ----------------------------------------------------------------------------------------
@@ -214,3 +214,9 @@ async def links_page(request: Request) -> Response:
     return page(request, "links.html", site=site, url=url, raw=raw, clean=clean, seen=seen, result=result,
                 channel=channel, messages=messages, warnings=warnings, mediums=links.MEDIUMS,
                 **await closedloop.links_extras(request, f, site), **_common(request, f, "links"))
+
+
+def _demo(request: Request, f: filters.Filters) -> list[str]:
+    """The demo sites among those the page shows: `webleads demo` data is synthetic, and every page says so."""
+    registry = request.app.state.collector.registry
+    return [name for name in ([f.site] if f.site else site_names(request)) if registry.is_demo(name)]

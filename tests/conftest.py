@@ -18,6 +18,9 @@ import httpx
 import pytest
 
 ORIGIN = "https://www.ecloserie.test"
+# The machine's own /etc/webleads/webleads.toml (a collector installed on it) must not reach the tests:
+# commands and collectors started here read only the settings a test gives them.
+os.environ["WEBLEADS_SYSTEM_CONFIG"] = os.devnull
 # Debian's chromium, driven by Playwright (never a browser download), launched as this machine needs.
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -59,6 +62,7 @@ class Server:
     log_path: Path | None = None
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    as_user: tuple[str, ...] = ()  # a prefix that runs it as another user, e.g. setpriv's
 
     @property
     def url(self) -> str:
@@ -72,8 +76,9 @@ class Server:
         assert self.log_path is not None
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "webleads", "serve", "--db", str(self.db), "--port", str(self.port),
-                 *self.extra_args], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
+                [*self.as_user, sys.executable, "-m", "webleads", "serve", "--db", str(self.db),
+                 "--port", str(self.port), *self.extra_args],
+                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
         return self
 
     def ready(self, timeout: float = 30) -> Server:
