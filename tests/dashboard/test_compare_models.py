@@ -31,12 +31,12 @@ MEASURE = """() => {
     [box(r).top, box(r).bottom]]));
   const cells = [...document.querySelectorAll('#comparison th, #comparison td')];
   const overflowing = cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.innerText);
-  // A word cut across two lines has two client rectangles.
+  // A word cut across two lines has two client rectangles (a line may end after a hyphen: demi-|vie).
   const cut = [];
   for (const cell of document.querySelectorAll('#comparison thead th, #comparison tbody th')) {
     const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      for (const match of node.data.matchAll(/\\S+/g)) {
+      for (const match of node.data.matchAll(/[^\\s-]+/g)) {
         const range = document.createRange();
         range.setStart(node, match.index);
         range.setEnd(node, match.index + match[0].length);
