@@ -48,13 +48,13 @@ class Checks:
         self._lock = threading.Lock()  # the link's threads note tokens too
         self._clock = clock
 
-    def _now(self) -> float:
+    def now(self) -> float:
         return self._clock()  # type: ignore[operator, no-any-return]
 
     def issue(self, site: str) -> str:
         token = secrets.token_urlsafe(16)
         with self._lock:
-            self._book[token] = Check(site, self._now())
+            self._book[token] = Check(site, self.now())
             while len(self._book) > LIMIT:
                 self._book.popitem(last=False)
         return token
@@ -62,7 +62,7 @@ class Checks:
     def get(self, token: str) -> Check | None:
         with self._lock:
             check = self._book.get(token)
-            if check is not None and self._now() - check.issued > LIFETIME:
+            if check is not None and self.now() - check.issued > LIFETIME:
                 del self._book[token]
                 return None
             return check
@@ -70,11 +70,11 @@ class Checks:
     def opened(self, token: str) -> Check | None:
         check = self.get(token)
         if check is not None:
-            check.opened = self._now()
+            check.opened = self.now()
         return check
 
     def saw(self, site: str, token: str) -> None:
         """A visit of `site` carried `token`: noted if this page handed it out for that site."""
         check = self.get(token)
         if check is not None and check.site == site and check.seen is None:
-            check.seen = self._now()
+            check.seen = self.now()

@@ -57,13 +57,19 @@ VERDICTS = {
 }
 
 
-def _result(check: Check | None, site: str, now: float) -> tuple[str, str]:
+# A site that waits for consent sends nothing before it either: the check cannot tell the two apart.
+CONSENT_CAVEAT = ("Sur ce site, la mesure attend aussi l'accord donné dans le bandeau cookies : si vous ne l'avez "
+                  "pas donné dans ce navigateur, acceptez-le puis vérifiez de nouveau.")
+
+
+def _result(check: Check | None, site: str, now: float, consent: bool = False) -> tuple[str, str]:
     """(HTML of the verdict box, a meta refresh or "")."""
     if check is None or check.site != site:
         return ('<p class="box bad" role="status">Cette vérification est inconnue ou a expiré : recommencez '
                 'ci-dessous.</p>', "")
     said = verdict(check, now)
     kind, title, more = VERDICTS[said]
+    more += (" " + CONSENT_CAVEAT) if consent and said == "excluded" else ""
     box = (f'<div class="box {kind}" role="status" data-verdict="{said}"><p><strong>'
            f'{escape(title.format(site=site))}</strong></p>{f"<p>{escape(more)}</p>" if more else ""}</div>')
     return box, '<meta http-equiv="refresh" content="2">' if said == "waiting" else ""
@@ -77,7 +83,7 @@ async def opt_out(request: Request) -> Response:
     status = 200
     if site is not None and asked is not None:
         check = c.checks.get(asked[:64])
-        result, refresh = _result(check, site.name, c.checks._now())
+        result, refresh = _result(check, site.name, c.checks.now(), site.consent == "required")
         status = 404 if check is None or check.site != site.name else 200
     # Only the site named in the link: this page is public, and the list of sites is not.
     items = ""
@@ -152,7 +158,7 @@ async def state(request: Request) -> Response:
         check, _ = _ask(request)
     except Rejected as exc:
         return error_response(exc)
-    return JSONResponse({"verdict": verdict(check, request.app.state.collector.checks._now())},
+    return JSONResponse({"verdict": verdict(check, request.app.state.collector.checks.now())},
                         headers={"Cache-Control": "no-store"})
 
 

@@ -42,3 +42,18 @@ def test_the_book_is_bounded() -> None:
     for _ in range(optcheck.LIMIT):
         checks.issue("ecloserie")
     assert checks.get(first) is None
+
+
+def test_the_verdict_names_the_consent_banner_where_it_matters() -> None:
+    from webleads.collector.optout import SETTLE, _result
+
+    checks = Checks(clock=lambda: 0.0)
+    check = checks.get(checks.issue("ecloserie"))
+    assert check is not None
+    check.opened = 0.0
+    box, refresh = _result(check, "ecloserie", 1.0)
+    assert 'data-verdict="waiting"' in box and "refresh" in refresh
+    box, refresh = _result(check, "ecloserie", SETTLE + 1, consent=True)
+    assert 'data-verdict="excluded"' in box and "bandeau cookies" in box and refresh == ""
+    assert "bandeau cookies" not in _result(check, "ecloserie", SETTLE + 1)[0]
+    assert "inconnue" in _result(check, "other", SETTLE + 1)[0]
