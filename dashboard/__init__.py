@@ -46,6 +46,7 @@ def routes() -> list[BaseRoute]:
 def excel_routes() -> list[BaseRoute]:
     """Each download again as an Excel file: the same handler, at the address ending in .xlsx."""
     tables = {"overview": downloads.overview_csv, "attribution": downloads.attribution_csv,
-              "compare": downloads.compare_csv, "funnel": downloads.funnel_csv, "leads": downloads.leads_csv}
+              "compare": downloads.compare_csv, "funnel": downloads.funnel_csv, "leads": downloads.leads_csv,
+              "roi": closedloop.roi_csv, "declared": closedloop.declared_csv}
     return [Route(f"/dashboard/{name}.xlsx", auth.signed_in(handler, download=True), methods=["GET"])
             for name, handler in tables.items()]

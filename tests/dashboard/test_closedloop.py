@@ -207,7 +207,7 @@ def test_the_roi_page_equals_the_api_and_downloads_its_csv(dash: Dash, signed_in
     assert any(r["cost"] for r in api["rows"]) and any(r["value"] for r in api["rows"])
     assert roi_rows(signed_in) == api["rows"]
     assert signed_in.page.locator("#roi-total").inner_text().startswith(f"{api['conversions']} conversions")
-    assert download(signed_in, ".download a") == dash.api("roi", params, fmt="csv").content
+    assert download(signed_in, ".download a.csv") == dash.api("roi", params, fmt="csv").content
     # the outcome picker lists the outcomes in use, and narrows the table as the API's outcome= does
     options = signed_in.page.eval_on_selector_all("#outcome option", "os => os.map(o => o.value)")
     assert options[0] == "" and "inscrit" in options
@@ -271,7 +271,7 @@ def test_attribution_by_outcome_and_in_value_equals_the_api(dash: Dash, signed_i
               "touched_conversions": int(t)} for c, n, v, s, t in signed_in.rows("attribution")]
     assert shown == api["rows"]
     assert "«\u00a0inscrit\u00a0»" in signed_in.page.locator("#attribution-outcome").inner_text()
-    got = download(signed_in, "section[aria-labelledby=main-title] .download a")
+    got = download(signed_in, "section[aria-labelledby=main-title] .download a.csv")
     assert got == dash.api("attribution", {**params, "outcome": "inscrit", "value": "1"}, fmt="csv").content
 
 
@@ -337,7 +337,7 @@ def test_the_declared_page_equals_the_api_and_downloads_its_csv(dash: Dash, sign
     assert direct and signed_in.page.locator("#direct-share").inner_text().startswith(f"{declared} ")
     assert f"sur {direct} " in signed_in.page.locator("#direct-share").inner_text() or \
         f"des {direct} " in signed_in.page.locator("#direct-share").inner_text()
-    got = download(signed_in, ".download a")
+    got = download(signed_in, ".download a.csv")
     assert got == dash.api("declared", {**dash.everything, "field": "connu"}, fmt="csv").content
 
 
