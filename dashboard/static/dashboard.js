@@ -74,8 +74,8 @@
     });
   }
   // --- copy buttons of the privacy notices (the text stays selectable without them) --------------
-  Array.prototype.forEach.call(document.querySelectorAll('button[data-copy]'), function (button) {
-    var source = document.getElementById(button.getAttribute('data-copy'));
+  Array.prototype.forEach.call(document.querySelectorAll('button[data-copy-text]'), function (button) {
+    var source = document.getElementById(button.getAttribute('data-copy-text'));
     var row = button.parentNode;
     var said = row.querySelector('.copy-status');
     var tell = function (ok) { said.textContent = row.getAttribute(ok ? 'data-copied' : 'data-copy-fail'); };

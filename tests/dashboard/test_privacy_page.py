@@ -32,7 +32,7 @@ def test_the_notice_is_the_commands_text_and_copies(dash: Dash, new_tab: Callabl
     shot(tab.page, "privacy-notice")
 
     section = tab.page.locator("section.privacy-notice[data-site='demo']")
-    section.locator("button[data-copy]").click()
+    section.locator("button[data-copy-text]").click()
     tab.page.wait_for_function("document.querySelector(\"section[data-site='demo'] .copy-status\").textContent")
     assert section.locator(".copy-status").inner_text().startswith("Copié")
     assert tab.page.evaluate("navigator.clipboard.readText()").strip() == french.strip()
@@ -48,7 +48,7 @@ def test_the_notice_without_the_script(new_tab: Callable[..., Tab], signed_in_st
     tab.open("/dashboard/privacy?site=demo")
     assert "Mesure d’audience" not in shown(tab, "demo")  # the notice's own apostrophe is the command's
     assert shown(tab, "demo").startswith("Mesure d'audience et des campagnes (demo)")
-    assert not tab.page.locator("button[data-copy]").is_visible()
+    assert not tab.page.locator("button[data-copy-text]").is_visible()
 
 
 def test_an_unknown_site_is_a_400(dash: Dash) -> None:
