@@ -15,7 +15,7 @@ import click
 from . import migrate_file, ops
 from .enrich import Geo, GeoIPError
 from .fileformat import STORAGE_VERSION, NeedsMigration
-from .privacy import NoticeFacts, geo_precision, notice, outcomes_in_use
+from .privacy import facts_for, geo_precision, notice
 from .quiet import activity
 from .remote import read_serve_file
 from .settings import SettingsError, database_path, load_settings, no_database
@@ -143,12 +143,7 @@ def register(group: click.Group) -> None:
             geo = env.collector.geo if env.collector else Geo(settings.geoip or None)
         except GeoIPError as exc:
             raise click.ClickException(str(exc)) from None
-        facts = NoticeFacts(site=site.name, origins=site.origins, consent_required=site.consent == "required",
-                            retention_months=site.retention_months or settings.retention_months,
-                            geo_precision=geo_precision(geo), allowed_params=site.allowed_params,
-                            opt_out_url=f"{settings.base_url}/opt-out?site={site.name}",
-                            outcomes_in_use=outcomes_in_use(env.store, site.name))
-        env.echo(notice(facts, lang))
+        env.echo(notice(facts_for(site, settings, geo, env.store), lang))
 
     @group.command()
     @click.option("--offline", is_flag=True, help="Do not look the sites' host names up in the DNS.")

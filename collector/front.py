@@ -212,8 +212,8 @@ class FromFront:
 
 # --- in a front process --------------------------------------------------------------------------
 class FrontCollector(Collector):
-    """Refusals, dropped events and failed enrichments are counted by the database process, which answers
-    /metrics (bots are counted there from the rows themselves)."""
+    """Refusals, dropped events, failed enrichments and the opt-out page's test visits are counted by the
+    database process, which answers /metrics and /opt-out (bots are counted there from the rows themselves)."""
 
     def reject(self, exc: Rejected) -> None:
         self.store.count_rejection(exc.code)
@@ -223,6 +223,9 @@ class FrontCollector(Collector):
 
     def drop(self, reasons: dict[str, int]) -> None:
         self.store.count_dropped(reasons)
+
+    def checked(self, site: str, token: str) -> None:
+        self.store.count_check(site, token)
 
 
 class FrontApp:

@@ -1,4 +1,4 @@
-"""What the running collector does besides answering: /metrics, /opt-out, the daily purge and a
+"""What the running collector does besides answering: /metrics, /opt-out (collector/optout.py), the daily purge and a
 periodic summary of rejections (one log line per reason, with counts, never one line per hit)."""
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ import ipaddress
 import logging
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
-from html import escape
 from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import ops
@@ -79,7 +78,8 @@ async def metrics(request: Request) -> Response:
         "# TYPE webleads_enrich_failures_total counter",
         *[f'webleads_enrich_failures_total{{step="{step}"}} {n}' for step, n in sorted(c.enrich_failures.items())],
         "# HELP webleads_events_dropped_total Events answered as usual but stored nowhere, by reason: dnt and gpc "
-        "(the request's DNT: 1 or Sec-GPC: 1), no_consent (a consent-required site's event without consent).",
+        "(the request's DNT: 1 or Sec-GPC: 1), no_consent (a consent-required site's event without consent), "
+        "opt_out_check (the opt-out page's test visit from a browser still counted).",
         "# TYPE webleads_events_dropped_total counter",
         *[f'webleads_events_dropped_total{{reason="{reason}"}} {n}' for reason, n in sorted(c.dropped.items())],
         "# HELP webleads_bots_flagged_total Events flagged as bots (stored, excluded from reports).",
@@ -156,43 +156,10 @@ async def metrics(request: Request) -> Response:
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
-OPT_OUT_FLAG = "webleads_ignore"
-
-
-async def opt_out(request: Request) -> Response:
-    """A page for the site's own staff: links that switch counting off (or on) in this browser.
-
-    The flag lives in the site's own storage, which this page (on the collector's address) cannot
-    write: each link opens the site at `/#webleads_ignore`, and the snippet sets the flag there. To
-    be counted again, clear the site's data in the browser."""
-    c = request.app.state.collector
-    site = c.registry.get(request.query_params.get("site", ""))
-    # Only the site named in the link: this page is public, and the list of sites is not.
-    sites = [site] if site else []
-    items = "".join(
-        f'<li><strong>{escape(s.name)}</strong> : ' + " · ".join(
-            f'<a href="{escape(o)}/#{OPT_OUT_FLAG}">ne plus compter ce navigateur sur {escape(o)}</a>'
-            for o in s.origins) + "</li>"
-        for s in sites)
-    html = f"""<!doctype html><html lang="fr"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><title>Ne pas être compté</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem}}</style></head>
-<body><h1>Ne pas être compté dans les statistiques</h1>
-<p>Pour l'équipe et pour toute personne qui le souhaite : ouvrez le lien de votre site dans <em>ce</em>
-navigateur. Vos visites ne seront plus mesurées dans ce navigateur (un réglage est enregistré sur le site
-lui-même ; à refaire sur chaque navigateur). Pour être compté à nouveau, effacez les données du site dans
-votre navigateur.</p>
-{f"<ul>{items}</ul>" if items else "<p><strong>Ouvrez le lien de cette page donné par votre site</strong> "
-   "(son adresse se termine par <code>?site=</code> et le nom du site).</p><p lang='en'><small>Open the "
-   "link to this page that your site gives (it ends with <code>?site=</code> and the site's name).</small></p>"}
-<p lang="en"><small>Opt out: open your site's link above in this browser; visits from it are no longer
-counted.</small></p></body></html>"""
-    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Content-Security-Policy":
-                                       "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"})
-
-
 def routes() -> list[BaseRoute]:
-    return [Route("/metrics", metrics, methods=["GET"]), Route("/opt-out", opt_out, methods=["GET"])]
+    from . import optout  # it answers with app.py's error shape, and app.py imports this module
+
+    return [Route("/metrics", metrics, methods=["GET"]), *optout.routes()]
 
 
 async def _every(seconds: float, first: float, job: Any) -> None:

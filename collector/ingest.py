@@ -11,6 +11,7 @@ from typing import Any
 
 from .endpoints import Endpoints
 from .enrich import Context, Geo, build_row
+from .optcheck import CHECKED, Checks, check_token
 from .rows import COLUMN_INDEX, Overloaded, StoreClosed, utcnow
 from .settings import Settings
 from .validate import Rejected, check_time, validate_event
@@ -37,6 +38,7 @@ class Collector:
         self.enrich_failures: dict[str, int] = {"geo": 0}
         self.dropped: dict[str, int] = {}
         self.bots_flagged = 0
+        self.checks = Checks()  # the opt-out page's test visits (collector/optcheck.py)
         self._origins: frozenset[str] = frozenset()
         self._origins_of: object = None  # the registry's dict of sites they were taken from
         from webleads.snippet import script
@@ -51,8 +53,12 @@ class Collector:
     def enrich_failed(self, step: str) -> None:
         self.enrich_failures[step] = self.enrich_failures.get(step, 0) + 1
 
+    def checked(self, site: str, token: str) -> None:
+        """A test visit of the opt-out page arrived: this browser is still counted."""
+        self.checks.saw(site, token)
+
     def drop(self, reasons: dict[str, int]) -> None:
-        """Valid events answered as usual and stored nowhere (DNT, GPC, no consent), by reason."""
+        """Valid events answered as usual and stored nowhere (DNT, GPC, no consent, opt-out checks), by reason."""
         for reason, n in reasons.items():
             self.dropped[reason] = self.dropped.get(reason, 0) + n
 
@@ -74,6 +80,11 @@ class Collector:
                                f"origin {allowed_origin} is not among the origins of site '{site.name}'")
             if live and ev.ts is not None:
                 check_time(ev.ts, now, self.settings.max_past_seconds, self.settings.max_future_seconds)
+            token = check_token(ev.url)
+            if token is not None:  # the opt-out page's test visit: it shows the browser is counted, and no more
+                self.checked(site.name, token)
+                dropped[CHECKED] = dropped.get(CHECKED, 0) + 1
+                continue
             # The snippet's privacy rules, enforced here for every client: validated (a bad event is
             # refused as usual), answered as if stored, and neither enriched nor stored.
             refused = ctx.refused or (NO_CONSENT if site.consent == "required" and not ev.visitor_id else None)

@@ -12,7 +12,8 @@ Frames are a 4-byte big-endian length and an orjson object with an "op":
   ingest {id, groups: [[row, ...], ...]}          ack {id, results: [{stored, duplicates} | {error}]}
   salt {id, day}                                  salt {id, day, salt}
   sites                                           sites {sites}
-  counts {rejections | enrich_failures | dropped} -     (sent as each refusal, failure or drop happens)
+  counts {rejections | enrich_failures | dropped | checks: [[site, token]]}
+                                                  -     (sent as each refusal, failure, drop or check happens)
 
 Rows are tuples in rows.COLUMN_NAMES order; their two timestamps travel as ISO strings. An
 ingest frame carries the events of every request a front answered in one turn of its event loop;
@@ -243,6 +244,8 @@ class _FrontConn:
             c.enrich_failures[str(step)] = c.enrich_failures.get(str(step), 0) + int(n)
         if message.get("dropped"):
             c.drop({str(reason): int(n) for reason, n in message["dropped"].items()})
+        for site, token in message.get("checks") or []:
+            c.checked(str(site), str(token))
 
 
 # --- the front process's side ----------------------------------------------------------------------
@@ -349,6 +352,11 @@ class Link:
         """Events not stored by privacy rule (DNT, GPC, no consent), sent at once as refusals are."""
         if not self._closed:
             self.writer.write(frame({"op": "counts", "dropped": reasons}))
+
+    def count_check(self, site: str, token: str) -> None:
+        """The opt-out page's test visit, sent before the beacon is answered: the page asks next."""
+        if not self._closed:
+            self.writer.write(frame({"op": "counts", "checks": [[site, token]]}))
 
     async def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
         if self._closed:

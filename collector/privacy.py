@@ -34,6 +34,15 @@ def outcomes_in_use(store: Any, site: str) -> bool:
     return bool(rows)
 
 
+def facts_for(site: Any, settings: Any, geo: Geo, store: Any) -> NoticeFacts:
+    """The facts of one registered site, as `webleads privacy-notice` and the dashboard's page read them."""
+    return NoticeFacts(site=site.name, origins=site.origins, consent_required=site.consent == "required",
+                       retention_months=site.retention_months or settings.retention_months,
+                       geo_precision=geo_precision(geo), allowed_params=site.allowed_params,
+                       opt_out_url=f"{settings.base_url}/opt-out?site={site.name}",
+                       outcomes_in_use=outcomes_in_use(store, site.name))
+
+
 def notice(facts: NoticeFacts, lang: str = "fr") -> str:
     return _FR(facts) if lang == "fr" else _EN(facts)
 

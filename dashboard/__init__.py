@@ -4,14 +4,14 @@ Server-rendered HTML (Jinja2, autoescaped), charts as inline SVG, one small scri
 from dashboard/static/ (no inline script or style: the Content-Security-Policy allows only these). Sign
 in with an API token, then a session cookie (auth.py). Pages: overview, attribution with a comparison
 of models, funnels, leads (with their outcomes), campaign link builder (with short links and QR codes),
-ROI, declared sources; each table downloads as the same CSV as the API.
+ROI, declared sources, the privacy notice of each site; each table downloads as the same CSV as the API.
 """
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from . import auth, board_page, closedloop, downloads, pages
+from . import auth, board_page, closedloop, downloads, pages, privacy_page
 from .render import static
 
 
@@ -28,6 +28,7 @@ def routes() -> list[BaseRoute]:
         Route("/dashboard/funnel", guard(pages.funnel), methods=["GET"]),
         Route("/dashboard/leads", guard(pages.leads), methods=["GET"]),
         Route("/dashboard/links", guard(pages.links_page), methods=["GET"]),
+        Route("/dashboard/privacy", guard(privacy_page.privacy), methods=["GET"]),
         Route("/dashboard/overview.csv", auth.signed_in(downloads.overview_csv, download=True), methods=["GET"]),
         Route("/dashboard/attribution.csv", auth.signed_in(downloads.attribution_csv, download=True),
               methods=["GET"]),
@@ -45,6 +46,7 @@ def routes() -> list[BaseRoute]:
 def excel_routes() -> list[BaseRoute]:
     """Each download again as an Excel file: the same handler, at the address ending in .xlsx."""
     tables = {"overview": downloads.overview_csv, "attribution": downloads.attribution_csv,
-              "compare": downloads.compare_csv, "funnel": downloads.funnel_csv, "leads": downloads.leads_csv}
+              "compare": downloads.compare_csv, "funnel": downloads.funnel_csv, "leads": downloads.leads_csv,
+              "roi": closedloop.roi_csv, "declared": closedloop.declared_csv}
     return [Route(f"/dashboard/{name}.xlsx", auth.signed_in(handler, download=True), methods=["GET"])
             for name, handler in tables.items()]

@@ -8,6 +8,7 @@ copying into a slide.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ Pair = Callable[[str, str], str]  # "name: value" in the page's language (French
 
 def _pair(name: str, value: str) -> str:
     return f"{name}: {value}"
+
+
 WIDTH = 640
 
 
@@ -126,32 +129,81 @@ def funnel(steps: Sequence[Bar], drops: Sequence[str], title: str, fmt: Fmt) -> 
     return Markup("".join(parts))
 
 
+# One shape per model beside its colour: seven colours cannot all stay apart for every reader (colour
+# blindness, a grey print), seven shapes can. Paths are centred on (0, 0), about 10 units across.
+SHAPES = ("M-5,0a5,5 0 1,0 10,0a5,5 0 1,0 -10,0Z",  # circle
+          "M-4.5,-4.5h9v9h-9Z",  # square
+          "M0,-5.5L5.5,4.5H-5.5Z",  # triangle
+          "M0,-6L6,0L0,6L-6,0Z",  # diamond
+          "M0,5.5L5.5,-4.5H-5.5Z",  # triangle pointing down
+          "M-1.8,-5.5h3.6v3.7h3.7v3.6h-3.7v3.7h-3.6v-3.7h-3.7v-3.6h3.7Z",  # plus
+          "M0,-6L1.8,-2.2L6,-1.9L2.8,1L3.7,5.2L0,3L-3.7,5.2L-2.8,1L-6,-1.9L-1.8,-2.2Z")  # star
+SERIES = len(SHAPES)
+
+
+def marker(k: int, x: float, y: float, extra: str = "", inner: str = "") -> str:
+    """Series k's mark (colour class m<k> and its shape) centred on (x, y)."""
+    return (f'<path class="mark m{k % SERIES}" transform="translate({x:.1f} {y:.1f})" d="{SHAPES[k % SERIES]}"'
+            f'{extra}>{inner}</path>')
+
+
+def key(k: int) -> Markup:
+    """Series k's mark alone, as a small inline SVG for an HTML legend or a table header."""
+    return Markup(f'<svg class="key-mark" viewBox="-7 -7 14 14" aria-hidden="true" focusable="false">'
+                  f'{marker(k, 0, 0)}</svg>')
+
+
+def ticks(top: float, most: int = 5) -> list[float]:
+    """Round values from 0 to at least `top` for an axis (steps of 1, 2 or 5 times a power of ten)."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / most
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    count = math.ceil(top / step - 1e-9)
+    return [round(i * step, 10) for i in range(count + 1)]
+
+
 def dumbbell(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str, fmt: Fmt,
-             label_width: int = 190, pair: Pair = _pair) -> Markup:
-    """One row per value, one dot per model on a shared scale, a line from the smallest to the largest
-    credit: the longer the line, the more the models disagree about that value."""
+             label_width: int = 190, pair: Pair = _pair, axis: str = "") -> Markup:
+    """One row per value, one mark per model on a shared scale, a line from the smallest to the largest
+    credit: the longer the line, the more the models disagree about that value. A legend (HTML, so that
+    it wraps on a phone) names every model with its mark; an axis under the rows gives the scale."""
     if not labels or not series:
         return Markup("")
-    row, top, legend = 24, 30, 22
-    height = top + row * len(labels) + legend
-    top_value = max((v for _, values in series for v in values), default=0) or 1
-    room = WIDTH - label_width - 50
-    parts = [_open(WIDTH, height, title, "dumbbell")]
-    x = label_width
-    for k, (name, _) in enumerate(series):  # legend
-        parts.append(f'<circle class="dot s{k % 6}" cx="{x + 6}" cy="12" r="5"/>'
-                     f'<text class="axis" x="{x + 15}" y="16">{escape(_clip(name, 26))}</text>')
-        x += 20 + 7 * min(len(name), 26)
+    n = len(series)
+    spread = 3.0  # vertical step between the marks of one row: equal credits stay visible side by side
+    row = max(24, int(spread * (n - 1) + 20))  # every mark stays inside its own row's band
+    top, bottom = 4, 40
+    height = top + row * len(labels) + bottom
+    scale = ticks(max((v for _, values in series for v in values), default=0))
+    top_value = scale[-1] or 1
+    room = WIDTH - label_width - 24
+    items = "".join(f'<li data-model="{k}">{key(k)} {escape(name)}</li>' for k, (name, _) in enumerate(series))
+    parts = [f'<ul class="legend">{items}</ul>', _open(WIDTH, height, title, "dumbbell")]
+    base = top + row * len(labels)
+    for value in scale:
+        x = label_width + value / top_value * room
+        parts.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{base}"/>'
+                     f'<text class="axis tick" x="{x:.1f}" y="{base + 14}" text-anchor="middle">'
+                     f'{escape(fmt(value))}</text>')
+    parts.append(f'<line class="axisline" x1="{label_width}" x2="{label_width + room}" y1="{base}" y2="{base}"/>')
+    if axis:
+        parts.append(f'<text class="axis name" x="{label_width + room / 2:.1f}" y="{base + 32}" '
+                     f'text-anchor="middle">{escape(axis)}</text>')
     for i, label in enumerate(labels):
-        y = top + i * row + row / 2
+        y0 = top + i * row
+        y = y0 + row / 2
+        parts.append(f'<rect class="band{" odd" if i % 2 else ""}" data-row="{i}" x="0" y="{y0}" width="{WIDTH}" '
+                     f'height="{row}"/>')
         values = [values[i] for _, values in series]
         xs = [label_width + max(0.0, v) / top_value * room for v in values]
         parts.append(f'<text class="label" x="{label_width - 10}" y="{y + 4:.1f}" text-anchor="end">'
                      f'<title>{escape(label)}</title>{escape(_clip(label, 28))}</text>')
         parts.append(f'<line class="span" x1="{min(xs):.1f}" x2="{max(xs):.1f}" y1="{y:.1f}" y2="{y:.1f}"/>')
         for k, (cx, v) in enumerate(zip(xs, values, strict=True)):
-            dy = (k - (len(series) - 1) / 2) * 4  # equal credits stay visible side by side
-            parts.append(f'<circle class="dot s{k % 6}" cx="{cx:.1f}" cy="{y + dy:.1f}" r="5">'
-                         f'<title>{escape(pair(series[k][0], fmt(v)))}</title></circle>')
+            dy = (k - (n - 1) / 2) * spread
+            parts.append(marker(k, cx, y + dy, f' data-row="{i}" data-model="{k}"',
+                                f'<title>{escape(pair(series[k][0], fmt(v)))}</title>'))
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -34,7 +34,7 @@ from webleads.collector.rows import utcnow
 from webleads.collector.shortlinks import QR_KINDS, LinkError, ShortLink, add_link, check_link, find_link, qr_code
 from webleads.collector.validate import Rejected
 
-from . import auth, data, links, pages  # pages imports this module too: use pages.X only when called
+from . import auth, data, excel, links, pages  # pages imports this module too: use pages.X only when called
 from .filters import Filters
 from .i18n import Text
 from .render import language, page, secure, sql
@@ -140,6 +140,16 @@ async def roi_csv(request: Request) -> Response:
     except reports.ReportError as exc:
         return secure(error_response(Rejected(400, exc.code, exc.reason)))
     name = "-".join(["webleads-roi", f.model, roi_by(f), f.start.isoformat(), f.end.isoformat()])
+    return await _table(request, f, report, name, by=roi_by(f))
+
+
+async def _table(request: Request, f: Filters, report: reports.Report, name: str, by: str | None = None) -> Response:
+    """The CSV (`report roi`'s and `report declared`'s bytes), or at the address ending in .xlsx the same
+    rows as an Excel file in the page's language, as downloads.py does for the other tables."""
+    if request.url.path.endswith(".xlsx"):
+        t = Text(language(request))
+        body = await run_in_threadpool(excel.table, t, f, report, report.columns, name, by)
+        return excel.response(body, name)
     return csv_response(formats.to_csv(report, report.columns), name)
 
 
@@ -179,8 +189,7 @@ async def declared_csv(request: Request) -> Response:
         report = await run_in_threadpool(declared_report, request.app.state.store, f, field)
     except reports.ReportError as exc:
         return secure(error_response(Rejected(400, exc.code, exc.reason)))
-    return csv_response(formats.to_csv(report, report.columns),
-                        "-".join(["webleads-declared", f.start.isoformat(), f.end.isoformat()]))
+    return await _table(request, f, report, "-".join(["webleads-declared", f.start.isoformat(), f.end.isoformat()]))
 
 
 async def links_extras(request: Request, f: Filters, site: str | None) -> dict[str, Any]:

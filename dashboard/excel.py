@@ -30,28 +30,30 @@ def column_headers(t: Text, columns: Sequence[str] = ()) -> dict[str, str]:
     return found
 
 
-def parameters(t: Text, f: Filters, kind: str) -> list[tuple[str, Any]]:
-    """The parameters sheet of a download: the period, site, time zone, and what the report was asked."""
+def parameters(t: Text, f: Filters, kind: str, by: str | None = None) -> list[tuple[str, Any]]:
+    """The parameters sheet of a download: the period, site, time zone, and what the report was asked
+    (`by`: the dimension, when the report does not take the page's own, as ROI)."""
     options: dict[str, Any] = {"from_day": f.start.isoformat(), "to_day": f.end.isoformat(), "tz": f.tz,
                                "site": f.site}
-    if kind == "attribution":
-        options.update(model=t.model(f.model), by=f.by)
+    dimension = by or f.by
+    if kind in ("attribution", "roi"):
+        options.update(model=t.model(f.model), by=dimension)
     elif kind == "comparison":
-        options.update(model=", ".join(t.model(m) for m in f.compare), by=f.by)
+        options.update(model=", ".join(t.model(m) for m in f.compare), by=dimension)
     elif kind == "funnel":
         options.update(steps=[t.step(s) for s in f.steps], window=t.window(f.window))
     rows = xlsx.parameters(t.lang, **options)
-    by = dict(rows)
     words = headers.words(t.lang)
-    if words["by"] in by:  # the dimension in the page's words
-        rows = [(k, t.dim(f.by).name if k == words["by"] else v) for k, v in rows]
+    if words["by"] in dict(rows):  # the dimension in the page's words
+        rows = [(k, t.dim(dimension).name if k == words["by"] else v) for k, v in rows]
     return rows
 
 
-def table(t: Text, f: Filters, rows: Sequence[Mapping[str, Any]], columns: Sequence[str], name: str) -> bytes:
+def table(t: Text, f: Filters, rows: Sequence[Mapping[str, Any]], columns: Sequence[str], name: str,
+          by: str | None = None) -> bytes:
     kind = name.split("-")[1] if name.count("-") else name
     sheet = xlsx.Sheet(kind, rows, columns, column_headers(t, columns))
-    return xlsx.to_xlsx([sheet], parameters(t, f, kind), t.lang)
+    return xlsx.to_xlsx([sheet], parameters(t, f, kind, by), t.lang)
 
 
 def response(body: bytes, name: str) -> Response:

@@ -106,9 +106,10 @@ async def attribution(request: Request) -> Response:
     dumbbell = charts.dumbbell([t.value(f.by, r[f.by]) for r in shown],
                                [(t.model(m), [r[m] for r in shown]) for m in comparison.models],
                                t.gettext("Each value's credit from one model to the next"), lambda v: t.dec(v, 1),
-                               pair=t.pair)
+                               pair=t.pair, axis=t.gettext("Credited conversions"))
     notes = attribution_notes(t, main, f.model)
     return page(request, "attribution.html", report=main, chart=chart, comparison=comparison, dumbbell=dumbbell,
+                marks=[charts.key(k) for k in range(len(comparison.models))],
                 notes=notes, models=reports.MODELS, dimensions=reports.DIMENSIONS, conversions=conversions,
                 outcomes=outcomes, **_common(request, f, "attribution"))
 

@@ -1,6 +1,7 @@
 // webleads dashboard: the few things that need a script. Every page works without it.
 // - funnel builder: add and remove step rows, suggestions that follow the step's kind;
-// - link builder: the link updates as you type (same naming rule as the server), copy button.
+// - link builder: the link updates as you type (same naming rule as the server), copy button;
+// - privacy notices: a copy button per site.
 (function () {
   'use strict';
 
@@ -72,6 +73,31 @@
       input.addEventListener('change', function () { input.value = normalise(input.value); update(); });
     });
   }
+  // --- copy buttons of the privacy notices (the text stays selectable without them) --------------
+  Array.prototype.forEach.call(document.querySelectorAll('button[data-copy-text]'), function (button) {
+    var source = document.getElementById(button.getAttribute('data-copy-text'));
+    var row = button.parentNode;
+    var said = row.querySelector('.copy-status');
+    var tell = function (ok) { said.textContent = row.getAttribute(ok ? 'data-copied' : 'data-copy-fail'); };
+    var select = function () {
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      var chosen = window.getSelection();
+      chosen.removeAllRanges();
+      chosen.addRange(range);
+      return document.execCommand && document.execCommand('copy');
+    };
+    button.hidden = false;
+    button.addEventListener('click', function () {
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(source.textContent).then(function () { tell(true); },
+          function () { tell(select()); });
+      } else {
+        tell(select());
+      }
+    });
+  });
+
   var copy = document.getElementById('copy');
   if (copy && link) {
     var status = document.getElementById('copy-status');
