@@ -1,6 +1,7 @@
 """The dashboard's Excel downloads: the rows and columns of a CSV download written by the analytics'
-xlsx writer, with headers and parameters in the page's language. The values stay those of the CSV
-(GA4's channel names, `(not set)`), so a program or a person can set the two files side by side.
+xlsx writer, with headers, parameters and channel names in the page's language (the page shows
+« Recherche naturelle », so does its file); every other value is the CSV's, typed. The CSV keeps GA4's
+names for programs.
 """
 
 from __future__ import annotations
@@ -49,10 +50,27 @@ def parameters(t: Text, f: Filters, kind: str, by: str | None = None) -> list[tu
     return rows
 
 
+CHANNEL_COLUMNS = ("channel", "first_channel", "last_channel")
+
+
+def in_words(t: Text, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with their channels (and paths of channels) named as the page names them."""
+    out = []
+    for row in rows:
+        shown = dict(row)
+        for column in CHANNEL_COLUMNS:
+            if isinstance(shown.get(column), str):
+                shown[column] = t.channel(shown[column])
+        if isinstance(shown.get("path"), str):
+            shown["path"] = t.path(shown["path"])
+        out.append(shown)
+    return out
+
+
 def table(t: Text, f: Filters, rows: Sequence[Mapping[str, Any]], columns: Sequence[str], name: str,
           by: str | None = None) -> bytes:
     kind = name.split("-")[1] if name.count("-") else name
-    sheet = xlsx.Sheet(kind, rows, columns, column_headers(t, columns))
+    sheet = xlsx.Sheet(kind, in_words(t, rows), columns, column_headers(t, columns))
     return xlsx.to_xlsx([sheet], parameters(t, f, kind, by), t.lang)
 
 

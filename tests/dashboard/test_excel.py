@@ -14,7 +14,11 @@ import httpx
 import openpyxl
 import pytest
 
+from webleads.dashboard.i18n import Text
+
 from .conftest import Dash
+
+FRENCH = Text("fr")  # how the French pages, and so their Excel files, name channels
 
 NUMBERS = {
     "attribution": {"conversions", "share", "touched_conversions"},
@@ -33,7 +37,9 @@ QUERIES = {
 FRENCH_FIRST_HEADER = {"attribution": "Campagne", "funnel": "Étape", "leads": "Date"}
 
 
-def assert_same_as_csv(report: str, book: bytes, text: str) -> openpyxl.Workbook:
+def assert_same_as_csv(report: str, book: bytes, text: str, shown: Text | None = None) -> openpyxl.Workbook:
+    """The workbook holds the CSV's rows, typed; with `shown` (the dashboard's files), channels and paths of
+    channels are named as the page names them."""
     wb = openpyxl.load_workbook(io.BytesIO(book))
     ws = wb.worksheets[0]
     assert ws.freeze_panes == "A2"
@@ -54,6 +60,10 @@ def assert_same_as_csv(report: str, book: bytes, text: str) -> openpyxl.Workbook
                 assert cell.value == pytest.approx(float(value)), column
                 assert ("%" in cell.number_format) == (column in PERCENT), (column, cell.number_format)
             else:
+                if shown is not None and column in ("channel", "first_channel", "last_channel"):
+                    value = shown.channel(value)
+                elif shown is not None and column == "path":
+                    value = shown.path(value)
                 assert cell.data_type == "s" and cell.value == value, (column, cell.value, value)
     return wb
 
@@ -124,12 +134,18 @@ def test_the_dashboard_offers_excel_first_and_its_file_equals_the_csv(dash: Dash
     assert page.index("Télécharger (Excel)") < page.index("Télécharger en CSV")
     book = client.get("/dashboard/attribution.xlsx?" + query)
     assert book.status_code == 200
-    wb = assert_same_as_csv("attribution", book.content, client.get("/dashboard/attribution.csv?" + query).text)
+    wb = assert_same_as_csv("attribution", book.content, client.get("/dashboard/attribution.csv?" + query).text,
+                            FRENCH)
     settings = {r[0]: r[1] for r in wb["Paramètres"].iter_rows(min_row=2, values_only=True)}
     assert settings["Modèle"] == "Linéaire" and settings["Regroupé par"] == "Campagne"
     leads = "&".join(f"{k}={v}" for k, v in dash.everything.items())
     assert_same_as_csv("leads", client.get("/dashboard/leads.xlsx?" + leads).content,
-                       client.get("/dashboard/leads.csv?" + leads).text)
+                       client.get("/dashboard/leads.csv?" + leads).text, FRENCH)
+    by_channel = client.get("/dashboard/attribution.xlsx?" + "&".join(
+        f"{k}={v}" for k, v in [*dash.everything.items(), ("model", "linear"), ("by", "channel")])).content
+    names = {r[0] for r in openpyxl.load_workbook(io.BytesIO(by_channel)).worksheets[0].iter_rows(
+        min_row=2, values_only=True)}
+    assert "Recherche naturelle" in names and "Organic Search" not in names  # the page's words, not GA4's
     daily = openpyxl.load_workbook(io.BytesIO(client.get(f"/dashboard/overview.xlsx?{leads}&table=daily").content))
     assert isinstance(daily.worksheets[0].cell(2, 1).value, datetime)  # a day is a date
     assert daily.worksheets[0].cell(1, 1).value == "Jour"
@@ -148,7 +164,8 @@ def test_the_closed_loop_tables_download_as_excel_too(dash: Dash, client: httpx.
     book = client.get(f"/dashboard/{report}.xlsx?{everything}&{query}")
     assert book.status_code == 200, book.text
     assert book.headers["content-disposition"].endswith('.xlsx"')
-    wb = assert_same_as_csv(report, book.content, client.get(f"/dashboard/{report}.csv?{everything}&{query}").text)
+    wb = assert_same_as_csv(report, book.content, client.get(f"/dashboard/{report}.csv?{everything}&{query}").text,
+                            FRENCH)
     assert wb.worksheets[0].cell(1, 1).value == first
     settings = {r[0]: r[1] for r in wb["Paramètres"].iter_rows(min_row=2, values_only=True)}
     assert settings["Fuseau horaire"] == "Europe/Paris"
