@@ -30,5 +30,7 @@ SELECT e.event_id, e.ts, e.received_at, e.site, e.type, e.name, e.visitor_id,
 FROM event_log e
 ASOF LEFT JOIN sessions s
     ON e.site = s.site AND e.visitor_id = s.visitor_id AND e.ts >= s.started_at
+-- Equality only in the ON: a condition on one side there (e.type) turns DuckDB's hash join into a nested
+-- loop; the CASEs above keep the status to conversions.
 LEFT JOIN conversions c
-    ON e.type = 'conversion' AND c.site = e.site AND c.conversion_id = e.event_id AND c.origin = e.origin;
+    ON c.site = e.site AND c.conversion_id = e.event_id AND c.origin = e.origin;

@@ -11,8 +11,8 @@ WITH tagged AS (
            CASE WHEN e.type = 'conversion' AND c.status NOT IN ('submitted', 'sent') THEN 'rejected'
                 ELSE e.type END AS type
     FROM event_log e
-    LEFT JOIN conversions c ON e.type = 'conversion' AND c.site = e.site AND c.conversion_id = e.event_id
-                           AND c.origin = e.origin
+    -- equality only: a one-sided condition in the ON makes a nested loop (see analytics' sessions_build.sql)
+    LEFT JOIN conversions c ON c.site = e.site AND c.conversion_id = e.event_id AND c.origin = e.origin
     WHERE e.ts >= $start AND e.ts < $end
       AND ($site IS NULL OR e.site = $site)
 ),
