@@ -31,9 +31,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from webleads.collector.app import error_response, read_body
 from webleads.collector.backoffice import check_outcomes, known_leads, store_outcomes
 from webleads.collector.endpoints import parse_events
+from webleads.collector.endpoints import read_request_body as read_body
+from webleads.collector.errors import error_response
 from webleads.collector.registry import check_token
 from webleads.collector.validate import Rejected
 
@@ -190,8 +191,7 @@ async def events(request: Request) -> Response:
               "examples": result.examples}
     if result.accepted == 0 and result.duplicates == 0:
         code = next(iter(result.rejected))
-        return JSONResponse({"error": code, "reason": result.examples[code], **answer}, status_code=400,
-                            headers={"X-Webleads-Reason": code})
+        return error_response(Rejected(400, code, result.examples[code]), **answer)
     return JSONResponse(answer)
 
 
@@ -208,8 +208,7 @@ async def outcomes(request: Request) -> Response:
     answer = {"accepted": len(checked.rows), "rejected": dict(checked.rejected), "examples": checked.examples}
     if not checked.rows:
         code = next(iter(checked.rejected))
-        return JSONResponse({"error": code, "reason": checked.examples[code], **answer}, status_code=400,
-                            headers={"X-Webleads-Reason": code})
+        return error_response(Rejected(400, code, checked.examples[code]), **answer)
     return JSONResponse(answer)
 
 

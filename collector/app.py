@@ -18,8 +18,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
-from . import endpoints, pages
+from . import pages
 from .endpoints import Dispatch, Receive, Scope, Send, refuse
+from .errors import error_response
 from .hosts import AllowedHosts
 from .housekeeping import background
 from .ingest import Collector
@@ -31,18 +32,6 @@ from .validate import Rejected
 log = logging.getLogger("webleads.collector")
 
 NO_STORE = {"Cache-Control": "no-store, max-age=0"}
-
-
-def error_response(exc: Rejected, headers: dict[str, str] | None = None) -> Response:
-    hdrs = {"X-Webleads-Reason": exc.code, **(headers or {})}
-    if exc.status == 503:
-        hdrs["Retry-After"] = "2"
-    return JSONResponse({"error": exc.code, "reason": exc.reason}, status_code=exc.status, headers=hdrs)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """A Starlette request's body, capped as the beacons' is (the API's events and imports)."""
-    return await endpoints.read_body(request.receive, endpoints.header_map(request.scope), limit)
 
 
 async def healthz(request: Request) -> Response:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from .enrich import Context, client_ip
+from .errors import error_body, reason_headers
 from .validate import Rejected, bad
 
 if TYPE_CHECKING:
@@ -84,10 +85,12 @@ async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], b
 
 async def refuse(send: Send, exc: Rejected, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """A refusal as JSON {error, reason}, with X-Webleads-Reason (and Retry-After on 503)."""
-    hdrs = [_JSON, (b"x-webleads-reason", exc.code.encode()), *(headers or [])]
-    if exc.status == 503:
-        hdrs.append((b"retry-after", b"2"))
-    await respond(send, exc.status, hdrs, orjson.dumps({"error": exc.code, "reason": exc.reason}))
+    await respond(send, exc.status, [_JSON, *reason_headers(exc), *(headers or [])], error_body(exc))
+
+
+async def read_request_body(request: Any, limit: int) -> bytes:
+    """A Starlette request's body, capped as the beacons' is (the API's events, imports and outcomes)."""
+    return await read_body(request.receive, header_map(request.scope), limit)
 
 
 async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
@@ -199,10 +202,7 @@ class Endpoints:
             await c.ingest([event], self.context(scope, headers, "pixel"), None, extra_params=extra)
         except Rejected as exc:
             c.reject(exc)
-            gif.append((b"x-webleads-reason", exc.code.encode()))
-            if exc.status == 503:
-                gif.append((b"retry-after", b"2"))
-            await respond(send, exc.status, gif, GIF)
+            await respond(send, exc.status, [*gif, *reason_headers(exc)], GIF)
             return
         await respond(send, 200, gif, GIF)
 

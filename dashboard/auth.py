@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from webleads.collector.app import error_response
+from webleads.collector.errors import error_response
 from webleads.collector.registry import check_token, hash_token
 from webleads.collector.validate import Rejected
 

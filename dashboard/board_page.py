@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from webleads.analytics import reports
-from webleads.collector.app import error_response
+from webleads.collector.errors import error_response
 from webleads.collector.validate import Rejected
 
 from . import board, excel

@@ -28,8 +28,8 @@ from webleads.analytics import formats, reports, sessions
 from webleads.analytics.declared import declared
 from webleads.analytics.links import link_list
 from webleads.analytics.roi import ROI_DIMENSIONS, roi
-from webleads.collector.app import error_response
 from webleads.collector.backoffice import check_costs, check_outcomes, known_leads, store_costs, store_outcomes
+from webleads.collector.errors import error_response
 from webleads.collector.rows import utcnow
 from webleads.collector.shortlinks import QR_KINDS, LinkError, ShortLink, add_link, check_link, find_link, qr_code
 from webleads.collector.validate import Rejected
