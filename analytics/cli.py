@@ -74,16 +74,17 @@ _API_NAMES = {"from_day": "from", "to_day": "to", "steps": "step"}
 
 
 def _checked(report_name: str, **values: Any) -> dict[str, Any]:
-    """The report's options read by params.py, as the API reads its query; a refused value names its option
-    with the API's sentence (a usage error: exit status 2, one line)."""
+    """The report's options read by params.py, as the API reads its query. A refused value is click's
+    "Invalid value for '--option'" with the API's sentence, on one line with exit status 1, as the
+    report commands have always answered a bad value (scripts and tests rely on it)."""
     given = {_API_NAMES.get(k, k): v for k, v in values.items() if v is not None}
     try:
         return params.parse(report_name, given).options()
     except params.ReportError as exc:
         if exc.key is None:
-            raise click.UsageError(exc.reason) from None
+            raise click.ClickException(exc.reason) from None
         hint = "'--model' / '-m'" if exc.key == "model" else f"'--{exc.key.replace('_', '-')}'"
-        raise click.BadParameter(exc.reason, param_hint=hint) from None
+        raise click.ClickException(click.BadParameter(exc.reason, param_hint=hint).format_message()) from None
 
 
 def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], reports.Report],
