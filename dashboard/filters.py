@@ -70,6 +70,10 @@ class Filters:
 
     def query(self, *keys: str, **override: str | list[str] | None) -> str:
         """The query string of these filters (only `keys`, and the overrides), for links."""
+        return urlencode(self.pairs(*keys, **override))
+
+    def pairs(self, *keys: str, **override: str | list[str] | None) -> list[tuple[str, str]]:
+        """The (name, value) pairs of `keys`, a default value left out (a form's hidden fields, a link)."""
         values: dict[str, str | list[str] | None] = {
             "from": self.start.isoformat(), "to": self.end.isoformat(),
             "tz": self.tz if self.tz != reports.DEFAULT_TZ else None, "site": self.site,
@@ -87,7 +91,7 @@ class Filters:
                 pairs += [(key, v) for v in value]
             elif value:
                 pairs.append((key, value))
-        return urlencode(pairs)
+        return pairs
 
 
 class Problem(str):
