@@ -1,25 +1,22 @@
-"""The reports' parameters, read once for the CLI, the API and the dashboard.
+"""The reports' parameters, read once for the CLI, the API and the dashboard; their choices and bounds
+(models, dimensions, step kinds, lookback days, window, name lengths, the collector's site name rule) are
+defined here and nowhere else.
 
-The choices and bounds (models, dimensions, step kinds, lookback days, window, name lengths, the site
-name rule) are defined here and nowhere else. Three ways in:
-
-    parse(report, values) -> Attribution | Roi | Funnel | Leads | Declared
-        `values` is a mapping of strings under the API's names (a query string, a form, or the CLI's
-        options renamed): from, to, tz, site, conversion, lookback, outcome, include_bots,
-        include_rejected, model, by, value, step (repeated), window, field. A bad value raises
-        ReportError (a collector Rejected, status 400) with a short code, a sentence and the name of
-        the parameter, so the API answers it, the CLI names the option, the dashboard shows it.
-    read(values, keys, lenient=True) -> (converted values, problems)
-        the same conversions for a page that replaces a bad value by its default and says so.
-    filters(from_day=..., ...) and the check_* / parse_* functions
-        the same rules for the report functions' keyword arguments (reports.py), for Python callers.
+- parse(report, values): a mapping of strings under the API's names (a query string, a form, or the CLI's
+  options renamed) -> Attribution | Roi | Funnel | Leads | Declared. A bad value raises ReportError (a
+  collector Rejected, status 400) with a code, a sentence and the parameter's name: the API answers it,
+  the CLI names the option, the dashboard shows it.
+- read(values, keys, lenient=True): the same conversions for a page that puts the default in place of a
+  bad value and says so.
+- filters(...) and the check_* / parse_* functions: the same rules for the report functions' keyword
+  arguments (reports.py), for Python callers.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -111,16 +108,18 @@ def check_site(site: str | None) -> str | None:
 
 
 def check_conversion(name: str | None) -> str | None:
-    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= MAX_CONVERSION):
-        raise ReportError("bad_conversion", f"conversion must be a conversion name of at most {MAX_CONVERSION} "
-                                            "characters", "conversion")
-    return name or None
+    return _name(name, MAX_CONVERSION, "conversion", f"conversion must be a conversion name of at most "
+                                                     f"{MAX_CONVERSION} characters")
 
 
 def check_outcome(name: str | None) -> str | None:
-    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= MAX_OUTCOME):
-        raise ReportError("bad_outcome", f"outcome must be an outcome name of at most {MAX_OUTCOME} characters "
-                                         "(inscrit...)", "outcome")
+    return _name(name, MAX_OUTCOME, "outcome", f"outcome must be an outcome name of at most {MAX_OUTCOME} "
+                                               "characters (inscrit...)")
+
+
+def _name(name: str | None, limit: int, key: str, reason: str) -> str | None:
+    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= limit):
+        raise ReportError(f"bad_{key}", reason, key)
     return name or None
 
 
@@ -243,13 +242,14 @@ def filters(from_day: str | date | None = None, to_day: str | date | None = None
                    from_day=first, to_day=last)
 
 
-# --- the reports' parameters ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Leads:
     filters: Filters
 
     def options(self) -> dict[str, Any]:
-        return self.filters.options()
+        """The report function's keyword arguments."""
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "filters"}
+        return {**self.filters.options(), **own}
 
 
 @dataclass(frozen=True)
@@ -258,17 +258,11 @@ class Attribution(Leads):
     by: str = "channel"
     value: bool = False
 
-    def options(self) -> dict[str, Any]:
-        return {**self.filters.options(), "model": self.model, "by": self.by, "value": self.value}
-
 
 @dataclass(frozen=True)
 class Roi(Leads):
     model: str = "last_touch"
     by: str = "channel"
-
-    def options(self) -> dict[str, Any]:
-        return {**self.filters.options(), "model": self.model, "by": self.by}
 
 
 @dataclass(frozen=True)
@@ -278,44 +272,33 @@ class Funnel(Leads):
     by: str | None = None
 
     def options(self) -> dict[str, Any]:
-        common = {k: v for k, v in self.filters.options().items() if k not in ("conversion", "lookback", "outcome")}
-        return {**common, "steps": list(self.steps), "window": self.window, "by": self.by}
+        """A funnel counts visitors, not conversions: no conversion name, lookback or outcome."""
+        return {k: v for k, v in super().options().items() if k not in ("conversion", "lookback", "outcome")}
 
 
 @dataclass(frozen=True)
 class Declared(Leads):
     field: str = ""
 
-    def options(self) -> dict[str, Any]:
-        return {**self.filters.options(), "field": self.field}
-
 
 Parsed = Leads | Attribution | Roi | Funnel | Declared
 
 
-def _tz(text: str) -> str:
-    zone(text)
+def _kept(check: Callable[[str], object], text: str) -> str:
+    """The text as given, once `check` accepts it."""
+    check(text)
     return text
 
 
-def _window_text(text: str) -> str:
-    parse_window(text)
-    return text.strip()
-
-
-def _steps(values: list[str]) -> list[str]:
-    if len(values) > MAX_STEPS:
-        raise ReportError("bad_step", f"a funnel has at most {MAX_STEPS} steps", "step")
-    return [f"{parse_step(s)[0]}:{parse_step(s)[1]}" for s in values]
-
-
-# How each parameter is read from its text; `split` is the dashboard's name for the funnel's `by`.
+# How each parameter is read from its text (the text itself when a check is all it needs); `split` is
+# the dashboard's name for the funnel's `by`; how many steps a funnel has is checked by check_steps.
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "from": lambda v: parse_day(v, "from"), "to": lambda v: parse_day(v, "to"),
-    "tz": _tz, "site": check_site, "conversion": check_conversion,
+    "tz": lambda v: _kept(zone, v), "site": check_site, "conversion": check_conversion,
     "lookback": parse_lookback, "outcome": check_outcome, "model": check_model, "by": check_dimension,
-    "split": lambda v: check_dimension(v, "split"), "window": _window_text, "field": check_field,
-    "step": _steps, "include_bots": lambda v: parse_flag(v, "include_bots"),
+    "split": lambda v: check_dimension(v, "split"), "window": lambda v: _kept(parse_window, v),
+    "field": check_field, "step": lambda v: [_kept(parse_step, s) for s in v],
+    "include_bots": lambda v: parse_flag(v, "include_bots"),
     "include_rejected": lambda v: parse_flag(v, "include_rejected"), "value": lambda v: parse_flag(v, "value"),
 }
 FLAGS = ("include_bots", "include_rejected", "value")
@@ -370,9 +353,11 @@ def _lenient_steps(given: list[str], problems: list[Problem]) -> list[str]:
     steps = []
     for step in given:
         try:
-            steps += _steps([step])
+            parse_step(step)
         except ReportError as exc:
             problems.append(Problem("step", step, exc))
+        else:
+            steps.append(step)
     if len(steps) > MAX_STEPS:
         problems.append(Problem("step", steps[MAX_STEPS:], ReportError(
             "bad_step", f"a funnel has at most {MAX_STEPS} steps", "step")))

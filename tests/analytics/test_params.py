@@ -107,7 +107,7 @@ def test_parse_gives_typed_values_and_the_report_options() -> None:
     assert p.options()["from_day"] == date(2026, 3, 1) and p.options()["include_rejected"] is False
     funnel = params.parse("funnel", {"step": ["pageview:/formation*", "conversion:candidater"], "window": "12h"})
     assert isinstance(funnel, params.Funnel)
-    assert funnel.options()["steps"] == ["pageview:/formation*", "conversion:candidater"]
+    assert list(funnel.options()["steps"]) == ["pageview:/formation*", "conversion:candidater"]
     assert "lookback" not in funnel.options()  # a funnel has no lookback window
 
 
