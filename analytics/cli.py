@@ -75,8 +75,9 @@ _API_NAMES = {"from_day": "from", "to_day": "to", "steps": "step"}
 
 def _checked(report_name: str, **values: Any) -> dict[str, Any]:
     """The report's options read by params.py, as the API reads its query. A refused value is click's
-    "Invalid value for '--option'" with the API's sentence, on one line with exit status 1, as the
-    report commands have always answered a bad value (scripts and tests rely on it)."""
+    "Invalid value for '--option'" with the API's sentence, and the exit status the commands have always
+    given (scripts rely on it): 2, a usage error, for a name outside the list of --model or --by, as
+    click.Choice answered; 1, on one line, for any other value."""
     given = {_API_NAMES.get(k, k): v for k, v in values.items() if v is not None}
     try:
         return params.parse(report_name, given).options()
@@ -84,7 +85,10 @@ def _checked(report_name: str, **values: Any) -> dict[str, Any]:
         if exc.key is None:
             raise click.ClickException(exc.reason) from None
         hint = "'--model' / '-m'" if exc.key == "model" else f"'--{exc.key.replace('_', '-')}'"
-        raise click.ClickException(click.BadParameter(exc.reason, param_hint=hint).format_message()) from None
+        refusal = click.BadParameter(exc.reason, param_hint=hint)
+        if exc.key in ("model", "by"):
+            raise refusal from None
+        raise click.ClickException(refusal.format_message()) from None
 
 
 def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], reports.Report],

@@ -58,6 +58,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
     tmp = tmp_path_factory.mktemp("params")
     db = tmp / "params.duckdb"
     webleads("site", "add", "ecloserie", "--origin", ORIGIN, db=db)
+    webleads("site", "add", "ecloserie", "--origin", ORIGIN, db=tmp / "closed.duckdb")  # no collector holds it
     token = webleads("token", "create", db=db).stdout.strip().splitlines()[-1]
     srv = Server(db=db, port=free_port(), log_path=tmp / "serve.log").start()
     try:
@@ -78,11 +79,14 @@ def test_the_same_bad_value_gets_the_same_reason_everywhere(running: tuple[Serve
                        headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 400, answer.text
     assert answer.json() == {"error": code, "reason": reason}
-    # The CLI (run inside the collector that holds the file): one line naming the option, no traceback.
-    cli = webleads("report", report, *args, db=srv.db, check=False)
-    assert cli.returncode == 1, cli.stderr
-    assert cli.stderr.startswith("Error: Invalid value for '--") and cli.stderr.rstrip().endswith(reason)
-    assert "Traceback" not in cli.stderr and cli.stdout == ""
+    # The CLI, run here and inside the collector that holds the file: a line naming the option, no traceback;
+    # exit status 2 for a name outside --model's or --by's list (a usage error, as click.Choice gave), else 1.
+    for db in (srv.db.parent / "closed.duckdb", srv.db):
+        cli = webleads("report", report, *args, db=db, check=False)
+        assert cli.returncode == (2 if code in ("bad_model", "bad_dimension") else 1), cli.stderr
+        last = cli.stderr.rstrip().splitlines()[-1]
+        assert last.startswith("Error: Invalid value for '--") and last.endswith(reason)
+        assert "Traceback" not in cli.stderr and cli.stdout == ""
     # The dashboard: the page shows with the default in place of the value, and says why it ignored it.
     page = dashboard.get(f"/dashboard/{report}", params=query)
     assert page.status_code == 200
