@@ -20,8 +20,9 @@ connection (for instance sessions.open_dataset() over a Parquet export). Filters
 `include_rejected` (False: conversions whose status is neither submitted nor sent are left out).
 
 A Report is a list of row dicts with `.columns` (CSV order, DESIGN.md first), `.notes` (sentences for
-people: too few conversions, ...) and `.conversions` (how many conversions the report covers). Bad
-parameter values raise ReportError (code + reason, a 400 in the API, a one-line error in the CLI).
+people: too few conversions, ...) and `.conversions` (how many conversions the report covers). The
+parameters are checked by params.py, the parser the CLI, the API and the dashboard share: a bad value
+raises its ReportError (code + reason, a 400 in the API, an "Invalid value" line in the CLI).
 """
 
 from __future__ import annotations
