@@ -18,8 +18,8 @@ from .fileformat import STORAGE_VERSION, NeedsMigration
 from .privacy import facts_for, geo_precision, notice
 from .quiet import activity
 from .remote import read_serve_file
+from .rows import utcnow
 from .settings import SettingsError, database_path, load_settings, no_database
-from .store import utcnow
 
 
 def register(group: click.Group) -> None:
