@@ -23,7 +23,7 @@ from .eventlog import EventLog
 from .journal import SUFFIX as JOURNAL_SUFFIX
 from .recovery import recover_directory
 from .rows import WriteResult
-from .schema import SchemaBehind, connect, latest_version, schema_version
+from .schema import SchemaBehind, connect, latest_version, make_private, schema_version
 from .store import Store
 
 
@@ -36,6 +36,7 @@ class Reader(Store):
         self.path = path
         self.conn = conn = connect(path)
         try:
+            make_private(path, path + ".wal")
             found, needed = schema_version(conn), latest_version()
             if found < needed:
                 raise SchemaBehind(path, found, needed)
