@@ -117,3 +117,35 @@ def test_a_file_of_an_older_schema_is_refused_by_a_read_and_upgraded_by_migrate(
     assert "nothing to convert" in out and "Schema upgraded" in out
     assert _versions(db)[-1] == last
     assert webleads("report", "leads", db=db).returncode == 0
+
+
+CRASH = """
+import os, sys
+from webleads.collector.rows import utcnow
+from webleads.collector.store import MovePolicy, Store
+store = Store(sys.argv[1], moves=MovePolicy(seconds=3600))  # nothing reaches event_log: the journal holds it
+now = utcnow()
+store.write([(f"c{i}", now, now, "ecloserie", "pageview", None, f"v{i}", "consent", "https://x.test/", "/",
+              *[None] * 14, "desktop", False, None, None, None, None, "beacon") for i in range(20)])
+os._exit(9)  # no close: as kill -9
+"""
+
+
+def test_a_reader_counts_the_events_a_crash_left_in_the_journal(tmp_path: Path) -> None:
+    db = tmp_path / "crash.duckdb"
+    done = subprocess.run([sys.executable, "-c", CRASH, str(db)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 9, done.stderr
+    assert list(Path(f"{db}.journal").glob("*.jsonl"))
+    reader = Reader(str(db))
+    try:
+        assert reader.recovered_from_journal == 20
+        assert reader.query("SELECT count(*) AS n FROM event_log") == [{"n": 20}]
+    finally:
+        reader.close()
+    assert not Path(f"{db}.journal").exists()
+    reader = Reader(str(db))  # nothing twice
+    try:
+        assert reader.recovered_from_journal == 0
+        assert reader.query("SELECT count(*) AS n FROM event_log") == [{"n": 20}]
+    finally:
+        reader.close()
