@@ -24,8 +24,7 @@ from typing import Any
 
 import duckdb
 
-import webleads.collector.store as store_module
-from webleads.collector.store import EVENT_COLUMNS, Store, utcnow
+from webleads.collector.store import EVENT_COLUMNS, CheckpointPolicy, Store, utcnow
 
 
 def rows(start: int, n: int) -> list[tuple[Any, ...]]:
@@ -47,8 +46,7 @@ def rows(start: int, n: int) -> list[tuple[Any, ...]]:
 
 def measure(db: Path, events: int, every: int, batch: int, vacuum: bool,
             log_sizes: list[int] | None = None) -> list[tuple[int, float]]:
-    store_module.CHECKPOINT_BYTES = 1 << 40  # only the checkpoints made here
-    store = Store(str(db))
+    store = Store(str(db), checkpoints=CheckpointPolicy(under_traffic_bytes=1 << 40))  # only the checkpoints made here
     try:
         if vacuum:  # the baseline: DuckDB's default number of vacuum tasks
             tasks = duckdb.connect().execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0]  # type: ignore[index]
@@ -73,8 +71,7 @@ def measure(db: Path, events: int, every: int, batch: int, vacuum: bool,
 
 def measure_background(db: Path, events: int, batch: int, log_bytes: int) -> dict[str, float]:
     """Write as the store runs, the mover checkpointing past `log_bytes` of log."""
-    store_module.CHECKPOINT_BYTES = log_bytes
-    store = Store(str(db))
+    store = Store(str(db), checkpoints=CheckpointPolicy(under_traffic_bytes=log_bytes))
     try:
         waits = []
         held = 0

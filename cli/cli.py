@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from webleads.collector.fileformat import NeedsMigration
+from webleads.collector.reader import Reader
 from webleads.collector.registry import (
     Registry,
     RegistryError,
@@ -28,6 +29,7 @@ from webleads.collector.registry import (
     revoke_token,
 )
 from webleads.collector.remote import ChannelRefused, call_collector, read_serve_file
+from webleads.collector.schema import SchemaBehind
 from webleads.collector.settings import (
     SYSTEM_CONFIG,
     Settings,
@@ -37,6 +39,8 @@ from webleads.collector.settings import (
     no_database,
 )
 from webleads.collector.store import DatabaseLocked, Store
+
+from .reads import reads_only
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,10 +90,10 @@ class Env:
                 raise click.ClickException(no_database(self.db, self.found_by))
             check_owner(self.db)
             try:
-                self._store = Store(self.db)
+                self._store = Reader(self.db) if reads_only() and os.path.exists(self.db) else Store(self.db)
             except DatabaseLocked:
                 raise RunRemotely(self.db) from None
-            except NeedsMigration as exc:
+            except (NeedsMigration, SchemaBehind) as exc:
                 raise click.ClickException(str(exc)) from None
             except Exception as exc:  # duckdb.IOException and friends: say it in one line
                 raise click.ClickException(f"cannot open the database {self.db}: {exc}") from None

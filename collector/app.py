@@ -25,8 +25,10 @@ from .hosts import AllowedHosts
 from .housekeeping import background
 from .ingest import Collector
 from .registry import embed_tag
+from .rows import utcnow
 from .settings import Settings
-from .store import Store, utcnow
+from .storage import Storage
+from .store import Store
 from .validate import Rejected
 
 log = logging.getLogger("webleads.collector")
@@ -77,7 +79,7 @@ def extra_routes() -> list[BaseRoute]:
     return routes
 
 
-def create_app(settings: Settings, store: Store | None = None) -> Starlette:
+def create_app(settings: Settings, store: Storage | None = None) -> Starlette:
     """The ASGI app. It opens settings.db at start-up (unless a store is given) and closes the store
     at shutdown, after the last request: the queue is drained and the file checkpointed."""
 
@@ -155,7 +157,7 @@ class CheckHost:
         await self.app(scope, receive, send)
 
 
-def _prepare_sessions(store: Store) -> None:
+def _prepare_sessions(store: Storage) -> None:
     from webleads.analytics import sessions
 
     try:

@@ -12,14 +12,14 @@ from urllib.parse import urlsplit
 
 import click
 
-from . import migrate_file, ops
+from . import migrate_file, ops, schema
 from .enrich import Geo, GeoIPError
 from .fileformat import STORAGE_VERSION, NeedsMigration
 from .privacy import facts_for, geo_precision, notice
 from .quiet import activity
 from .remote import read_serve_file
+from .rows import utcnow
 from .settings import SettingsError, database_path, load_settings, no_database
-from .store import utcnow
 
 
 def register(group: click.Group) -> None:
@@ -122,11 +122,12 @@ def register(group: click.Group) -> None:
             raise click.ClickException(str(exc)) from None
         if done is None:
             click.echo(f"{db_path} is in a format this release reads: nothing to convert.")
-            return
-        events = done.counts.get("main.event_log", 0)
-        click.echo(f"Converted {db_path}: {len(done.counts)} tables, {events:,} events, now in storage format "
-                   f"{STORAGE_VERSION} (copied with DuckDB {done.duckdb}).")
-        click.echo(f"The previous file is kept as {done.backup}; delete it once the collector runs well.")
+        else:
+            events = done.counts.get("main.event_log", 0)
+            click.echo(f"Converted {db_path}: {len(done.counts)} tables, {events:,} events, now in storage format "
+                       f"{STORAGE_VERSION} (copied with DuckDB {done.duckdb}).")
+            click.echo(f"The previous file is kept as {done.backup}; delete it once the collector runs well.")
+        _upgrade_schema(db_path)
 
     @group.command("privacy-notice")
     @click.option("--site", "site_name", required=True, help="The registered site.")
@@ -160,6 +161,21 @@ def register(group: click.Group) -> None:
         env.echo("All checks passed." if not problems else f"{problems} problem(s) found.")
         if problems:
             raise click.exceptions.Exit(1)
+
+
+def _upgrade_schema(db: str) -> None:
+    """Apply the schema migrations the file has not seen (what `serve` does at start; a report refuses a
+    file that needs them)."""
+    try:
+        conn = schema.connect(db)
+    except schema.DatabaseLocked:
+        raise click.ClickException(f"{db} is used by a running collector, which keeps its schema current") from None
+    try:
+        applied = schema.migrate(conn)
+    finally:
+        conn.close()
+    if applied:
+        click.echo(f"Schema upgraded: {', '.join(applied)}.")
 
 
 def _cannot_write(exc: PermissionError, folder: Path) -> str:

@@ -18,10 +18,12 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import ops
+from .journal import SUFFIX as JOURNAL_SUFFIX
 from .quiet import QuietWatch
 from .registry import check_token
+from .rows import utcnow
 from .shortlinks import Scans
-from .store import COMMIT_BUCKETS, utcnow
+from .writer import COMMIT_BUCKETS
 
 log = logging.getLogger("webleads.collector")
 
@@ -63,7 +65,8 @@ async def metrics(request: Request) -> Response:
                                  status_code=401)
     stats = c.store.stats
     db = Path(c.store.path)
-    size = _bytes([Path(str(db) + suffix) for suffix in ("", ".wal")] + c.store.journal.segments())
+    journal = sorted(Path(str(db) + JOURNAL_SUFFIX).glob("*.jsonl"))
+    size = _bytes([Path(str(db) + suffix) for suffix in ("", ".wal")] + journal)
     lines = [
         "# HELP webleads_events_accepted_total Events committed (to the journal, then the database).",
         "# TYPE webleads_events_accepted_total counter",

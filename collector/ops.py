@@ -17,7 +17,9 @@ import duckdb
 
 from .fileformat import STORAGE_VERSION, needs_migration
 from .journal import SUFFIX as JOURNAL_SUFFIX
-from .store import LEGACY_SIDE_SUFFIX, Store, quote_literal, utcnow
+from .rows import utcnow
+from .schema import quote_literal
+from .storage import Storage
 
 PURGE_CHUNK = 50_000
 
@@ -34,7 +36,7 @@ def months_ago(now: datetime, months: int) -> datetime:
     raise AssertionError("unreachable")
 
 
-def retention_cutoffs(store: Store, default_months: int, now: datetime) -> dict[str, datetime]:
+def retention_cutoffs(store: Storage, default_months: int, now: datetime) -> dict[str, datetime]:
     """Per site: events before this instant are past the retention period."""
     rows = store.query("SELECT name, retention_months FROM sites")
     cutoffs = {r["name"]: months_ago(now, r["retention_months"] or default_months) for r in rows}
@@ -44,7 +46,7 @@ def retention_cutoffs(store: Store, default_months: int, now: datetime) -> dict[
     return cutoffs
 
 
-def purge(store: Store, default_months: int, now: datetime | None = None, dry_run: bool = False) -> dict[str, int]:
+def purge(store: Storage, default_months: int, now: datetime | None = None, dry_run: bool = False) -> dict[str, int]:
     """Delete events older than each site's retention period; returns the count per site.
 
     Deletes go through the writer in chunks of PURGE_CHUNK rows, each its own short transaction,
@@ -91,7 +93,7 @@ def _delete_chunk(conn: duckdb.DuckDBPyConnection, site: str, cutoff: datetime) 
 NOT_BACKED_UP = ("daily_salts", "dashboard_sessions")
 
 
-def backup(store: Store, dest: str) -> int:
+def backup(store: Storage, dest: str) -> int:
     """Copy the database to a new DuckDB file `dest` (mode 0600), as one consistent snapshot, with
     every table but NOT_BACKED_UP (their schema only).
 
@@ -188,7 +190,7 @@ def restore(backup_file: str, db: str) -> tuple[int, str | None]:
             target.rename(kept)
         # its log and its journal (events they may still hold belong to the old database), also when
         # the file itself is gone: the restored one must not take them in at its first start
-        for suffix in (".wal", JOURNAL_SUFFIX, LEGACY_SIDE_SUFFIX, LEGACY_SIDE_SUFFIX + ".wal"):
+        for suffix in (".wal", JOURNAL_SUFFIX):
             companion = Path(str(target) + suffix)
             if companion.exists():
                 companion.rename(stamp + suffix)

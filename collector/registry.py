@@ -17,8 +17,8 @@ import duckdb
 from starlette.concurrency import run_in_threadpool
 
 from .enrich import SiteConfig
-from .rows import StoreClosed
-from .store import Store, utcnow
+from .rows import StoreClosed, utcnow
+from .storage import Storage
 from .validate import SITE_NAME
 
 
@@ -44,7 +44,7 @@ _PARAM = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 class Registry:
     """The sites allowed to send events (cached; reloaded after every change)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Storage) -> None:
         self.store = store
         self._lock = threading.Lock()
         self.sites: dict[str, SiteConfig] = {}
@@ -196,7 +196,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(store: Store, name: str) -> str:
+def create_token(store: Storage, name: str) -> str:
     token = "wl_" + secrets.token_urlsafe(24)
     store.run_write(lambda conn: conn.execute(
         "INSERT INTO api_tokens (token_hash, name, created_at) VALUES ($h, $n, $t)",
@@ -209,7 +209,7 @@ LAST_USE_EVERY = 600.0
 _last_use_noted: dict[str, float] = {}
 
 
-def check_token(store: Store, token: str | None) -> bool:
+def check_token(store: Storage, token: str | None) -> bool:
     if not token or len(token) > 200:
         return False
     token_hash = hash_token(token)
@@ -219,7 +219,7 @@ def check_token(store: Store, token: str | None) -> bool:
     return bool(rows)
 
 
-def _note_use(store: Store, token_hash: str) -> None:
+def _note_use(store: Storage, token_hash: str) -> None:
     """Record the token's last use without making the request wait for the writer."""
     now = time.monotonic()
     if now - _last_use_noted.get(token_hash, -LAST_USE_EVERY) < LAST_USE_EVERY:
@@ -245,12 +245,12 @@ class TokenInfo:
 TOKEN_ID_CHARS = 8
 
 
-def list_tokens(store: Store) -> list[TokenInfo]:
+def list_tokens(store: Storage) -> list[TokenInfo]:
     rows = store.query("SELECT token_hash, name, created_at, last_used_at FROM api_tokens ORDER BY created_at")
     return [TokenInfo(r["token_hash"][:TOKEN_ID_CHARS], r["name"], r["created_at"], r["last_used_at"]) for r in rows]
 
 
-def revoke_token(store: Store, which: str) -> list[TokenInfo]:
+def revoke_token(store: Storage, which: str) -> list[TokenInfo]:
     """Delete the token whose id (from `token list`) or name is `which`; a name shared by several
     tokens is refused, so that one mistyped word never revokes more than meant."""
     tokens = list_tokens(store)
@@ -270,7 +270,7 @@ def revoke_token(store: Store, which: str) -> list[TokenInfo]:
     return matches
 
 
-def delete_site_events(store: Store, site: str, chunk: int = 50_000) -> int:
+def delete_site_events(store: Storage, site: str, chunk: int = 50_000) -> int:
     """Delete every event of a site, in transactions of `chunk` rows so that ingest never waits long."""
     store.settle()
     total = 0

@@ -61,8 +61,8 @@ def record(visitor: str, at: datetime, kind: str = "pageview", page: str = "/", 
 
 
 class Lab:
-    def __init__(self, path: Path) -> None:
-        self.store = Store(str(path))
+    def __init__(self, path: Path, **store_options: Any) -> None:
+        self.store = Store(str(path), **store_options)
         self.registry = Registry(self.store)
         if self.registry.get(SITE) is None:
             self.registry.add_site(SITE, [ORIGIN])

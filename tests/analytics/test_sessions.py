@@ -132,23 +132,26 @@ def _visitors_with_sessions(lab: Lab) -> list[str]:
     return [r["visitor_id"] for r in lab.query("SELECT DISTINCT visitor_id FROM sessions ORDER BY visitor_id")]
 
 
-def test_a_busy_writer_leaves_the_refresh_to_its_idle_moment(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_busy_writer_leaves_the_refresh_to_its_idle_moment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import webleads.collector.store as store_module
 
-    lab.visit("v1", T0, via="Email").commit()
-    sessions.prepare(lab.store)
-    monkeypatch.setattr(sessions, "REFRESH_EVERY", 0.0)
-    monkeypatch.setattr(sessions, "REFRESH_FACTOR", 0.0)
-    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_SECONDS", 0.5)
-    monkeypatch.setattr(store_module.Store, "busy", property(lambda self: True))
-    lab.visit("v2", T0 + M, via="Organic Search").commit()
-    lab.store.run_write(lambda conn: None)  # past the hook
-    assert lab.store.wait_background(30)
-    assert _visitors_with_sessions(lab) == ["v1"]  # no refresh beside a busy writer
-    deadline = time.monotonic() + 15
-    while _visitors_with_sessions(lab) != ["v1", "v2"] and time.monotonic() < deadline:
-        time.sleep(0.1)  # the writer's idle moment starts it
-    assert _visitors_with_sessions(lab) == ["v1", "v2"]
+    lab = Lab(tmp_path / "busy.duckdb", checkpoints=store_module.CheckpointPolicy(idle_seconds=0.5))
+    try:
+        lab.visit("v1", T0, via="Email").commit()
+        sessions.prepare(lab.store)
+        monkeypatch.setattr(sessions, "REFRESH_EVERY", 0.0)
+        monkeypatch.setattr(sessions, "REFRESH_FACTOR", 0.0)
+        monkeypatch.setattr(store_module.Store, "busy", property(lambda self: True))
+        lab.visit("v2", T0 + M, via="Organic Search").commit()
+        lab.store.run_write(lambda conn: None)  # past the hook
+        assert lab.store.wait_background(30)
+        assert _visitors_with_sessions(lab) == ["v1"]  # no refresh beside a busy writer
+        deadline = time.monotonic() + 15
+        while _visitors_with_sessions(lab) != ["v1", "v2"] and time.monotonic() < deadline:
+            time.sleep(0.1)  # the writer's idle moment starts it
+        assert _visitors_with_sessions(lab) == ["v1", "v2"]
+    finally:
+        lab.close()
 
 
 def test_past_the_limit_the_hook_notes_no_more_visitors_and_the_next_report_finds_them(

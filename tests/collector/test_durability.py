@@ -15,8 +15,8 @@ import httpx
 import orjson
 import pytest
 
-from webleads.collector.fileformat import STORAGE_VERSION
-from webleads.collector.store import Store
+from webleads.collector.rows import utcnow
+from webleads.collector.store import CheckpointPolicy, MovePolicy, Store
 
 from conftest import ORIGIN, Server, webleads
 from support import make_mmdb, pixel_load, run_async
@@ -72,8 +72,6 @@ def test_store_close_commits_everything_queued(tmp_path: Path) -> None:
     db = tmp_path / "drain.duckdb"
     webleads("site", "add", "ecloserie", "--origin", ORIGIN, db=db)
     store = Store(str(db))
-    from webleads.collector.store import utcnow
-
     now = utcnow()
     futures = []
     for batch in range(200):
@@ -88,17 +86,13 @@ def test_store_close_commits_everything_queued(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM event_log").fetchone() == (10_000,)
 
 
-def test_an_idle_store_moves_the_log_into_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_idle_store_moves_the_log_into_the_file(tmp_path: Path) -> None:
     """The mover checkpoints when idle (and after a move past 64 MB of log; DuckDB's own, inside a
     commit, is only a backstop far above)."""
-    import webleads.collector.store as store_module
-
-    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_SECONDS", 0.2)
-    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_BYTES", 1)
     db = tmp_path / "idle.duckdb"
-    store = Store(str(db))
+    store = Store(str(db), checkpoints=CheckpointPolicy(idle_seconds=0.2, idle_bytes=1))
     try:
-        now = store_module.utcnow()
+        now = utcnow()
         store.write([(f"i{i}", now, now, "ecloserie", "event", "n", "v", "hash", *[None] * 16, "desktop", False,
                       None, None, None, None, "import") for i in range(100)])
         store.settle()  # moved into event_log: in DuckDB's log (the schema was checkpointed at start)
@@ -124,16 +118,12 @@ def _row_groups(store: Store) -> int:
     return int(store.query("SELECT count(DISTINCT row_group_id) AS n FROM pragma_storage_info('event_log')")[0]["n"])
 
 
-def test_a_batch_arriving_during_the_idle_checkpoint_is_acknowledged_at_once(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The merge at a quiet moment can take a second or two after a busy spell: the mover makes it,
-    and the writer keeps answering from the journal meanwhile; a report waits for it."""
-    import webleads.collector.store as store_module
-
-    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_SECONDS", 0.2)
-    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_BYTES", 1)
-    started, release = _gate_checkpoints(monkeypatch, "_checkpoint_and_merge")  # the one with the merge
-    store = Store(str(tmp_path / "quiet.duckdb"))
+def test_a_batch_arriving_during_the_idle_work_is_acknowledged_at_once(tmp_path: Path) -> None:
+    """The merge at a quiet moment can take a second or two after a busy spell, and so can the idle
+    hooks: the mover does that work, and the writer keeps answering from the journal meanwhile; a
+    report waits for it."""
+    store = Store(str(tmp_path / "quiet.duckdb"), checkpoints=CheckpointPolicy(idle_seconds=0.2, idle_bytes=1))
+    started, release = _hold_the_mover(store.on_idle)  # after its idle checkpoint, the one with the merge
     try:
         store.write(_events("a", 100))
         assert started.wait(10), "no checkpoint at the quiet moment"
@@ -150,20 +140,14 @@ def test_a_batch_arriving_during_the_idle_checkpoint_is_acknowledged_at_once(
         store.close()
 
 
-def test_checkpoints_under_traffic_leave_the_merging_of_row_groups_to_a_quiet_moment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_checkpoints_under_traffic_leave_the_merging_of_row_groups_to_a_quiet_moment(tmp_path: Path) -> None:
     """DuckDB's vacuum (merging the row groups earlier checkpoints wrote) is what makes a checkpoint
     long, and it grows with the table: the checkpoints made under traffic skip it, and the mover's
     idle checkpoint does it."""
-    import webleads.collector.store as store_module
-
-    monkeypatch.setattr(store_module, "CHECKPOINT_BYTES", 256 << 10)
-    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_SECONDS", 1.0)
-    monkeypatch.setattr(store_module, "IDLE_CHECKPOINT_BYTES", 1)
     db = tmp_path / "busy.duckdb"
-    store = Store(str(db))
+    store = Store(str(db), checkpoints=CheckpointPolicy(under_traffic_bytes=256 << 10, idle_seconds=1.0, idle_bytes=1))
     try:
-        now = store_module.utcnow()
+        now = utcnow()
 
         def batch(n: int, tag: str) -> list[tuple[Any, ...]]:
             return [(f"{tag}-{i}", now, now, "ecloserie", "pageview", None, f"v{i}", "hash",
@@ -189,13 +173,10 @@ def test_checkpoints_under_traffic_leave_the_merging_of_row_groups_to_a_quiet_mo
         assert conn.execute("SELECT count(*) FROM event_log").fetchone() == (16_010,)
 
 
-def test_the_writer_knows_when_it_is_busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_writer_knows_when_it_is_busy(tmp_path: Path) -> None:
     """Its load is the share of time spent writing: near 1 when batches come back to back, near 0
     after a quiet spell."""
-    import webleads.collector.store as store_module
-
-    monkeypatch.setattr(store_module, "LOAD_WINDOW", 0.02)
-    store = Store(str(tmp_path / "load.duckdb"), batch_events=20)
+    store = Store(str(tmp_path / "load.duckdb"), batch_events=20, load_window=0.02)
     try:
         # 300 batches queued at once: the writer commits them back to back, 20 events each
         futures = [store.submit(_events(f"c{b}", 20)) for b in range(300)]
@@ -210,48 +191,42 @@ def test_the_writer_knows_when_it_is_busy(tmp_path: Path, monkeypatch: pytest.Mo
         store.close()
 
 
-def _gate_checkpoints(monkeypatch: pytest.MonkeyPatch, method: str = "_checkpoint_database"
-                      ) -> tuple[threading.Event, threading.Event]:
-    """Hold each checkpoint the store makes through `method` (by default the mover's, under traffic)
-    until `release` is set; `started` is set when one begins."""
+def _hold_the_mover(hooks: list[Any]) -> tuple[threading.Event, threading.Event]:
+    """Hold the mover in a hook of its own (store.on_commit: after a move, before its checkpoint;
+    store.on_idle: after the idle checkpoint) until `release` is set, as a long checkpoint or a slow
+    disk would; `started` is set when it is held."""
     started, release = threading.Event(), threading.Event()
-    real = getattr(Store, method)
 
-    def gated(self: Store, cur: duckdb.DuckDBPyConnection) -> None:
+    def hold(*args: Any) -> None:
         started.set()
         assert release.wait(30)
-        real(self, cur)
 
-    monkeypatch.setattr(Store, method, gated)
+    hooks.append(hold)
     return started, release
 
 
 def _events(tag: str, n: int) -> list[tuple[Any, ...]]:
-    import webleads.collector.store as store_module
+    from webleads.collector.rows import utcnow
 
-    now = store_module.utcnow()
+    now = utcnow()
     return [(f"{tag}-{i}", now, now, "ecloserie", "pageview", None, f"v{i}", "consent",
              f"https://www.ecloserie.test/{tag}/{i}", "/p", *[None] * 14, "desktop", False,
              None, None, None, None, "beacon") for i in range(n)]
 
 
-def test_batches_are_acknowledged_from_the_journal_while_the_database_checkpoints(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_batches_are_acknowledged_from_the_journal_while_the_mover_is_held(tmp_path: Path) -> None:
     """A batch is answered once in the journal; the mover takes the journal's batches into
-    event_log and checkpoints the database past the log's threshold. While it checkpoints, batches
-    are still acknowledged at once; they reach event_log after it, and a report (through the writer)
-    sees them all."""
-    import webleads.collector.store as store_module
-
-    monkeypatch.setattr(store_module, "CHECKPOINT_BYTES", 64 << 10)
-    started, release = _gate_checkpoints(monkeypatch)
+    event_log and checkpoints the database past the log's threshold. While the mover is held (a long
+    checkpoint), batches are still acknowledged at once; they reach event_log after it, and a report
+    (through the writer) sees them all."""
     db = tmp_path / "journal.duckdb"
-    store = Store(str(db))
+    store = Store(str(db), checkpoints=CheckpointPolicy(under_traffic_bytes=64 << 10))
     seen: list[int] = []
     store.on_commit.append(lambda conn, table: seen.append(table.num_rows))
+    started, release = _hold_the_mover(store.on_commit)  # after the move, before its checkpoint
     try:
         assert store.write(_events("a", 500)).stored == 500  # moved, then past 64 KB of log
-        assert started.wait(10), "no checkpoint started past the threshold"
+        assert started.wait(10), "the mover was never held"
         began = time.monotonic()
         for b in range(5):  # acknowledged while the checkpoint is held
             assert store.write(_events(f"b{b}", 20)).stored == 20
@@ -262,7 +237,7 @@ def test_batches_are_acknowledged_from_the_journal_while_the_database_checkpoint
         assert seen == [500]  # derived tables hear of rows when they reach event_log
         release.set()
         store.settle()
-        assert store.stats["checkpoints"] == 1
+        assert store.stats["checkpoints"] == 1  # the one after the first move, once released
         assert store.query("SELECT count(*) AS n FROM event_log") == [{"n": 600}]
         assert store.journal_events == 0 and not store.journal.segments()
         assert seen == [500, 100]
@@ -276,12 +251,10 @@ def test_batches_are_acknowledged_from_the_journal_while_the_database_checkpoint
 
 
 def test_live_events_reach_event_log_within_moments_imports_at_once(tmp_path: Path) -> None:
-    import webleads.collector.store as store_module
-
     store = Store(str(tmp_path / "visible.duckdb"))
     try:
         store.write(_events("live", 10))
-        deadline = time.monotonic() + 10 * store_module.MOVE_SECONDS
+        deadline = time.monotonic() + 10 * MovePolicy().seconds
         while store.query("SELECT count(*) AS n FROM event_log") != [{"n": 10}]:
             assert time.monotonic() < deadline, "live events never reached event_log"
             time.sleep(0.02)
@@ -292,18 +265,15 @@ def test_live_events_reach_event_log_within_moments_imports_at_once(tmp_path: Pa
         store.close()
 
 
-def test_a_checkpoint_that_never_ends_holds_at_most_so_many_bytes_in_memory(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import webleads.collector.store as store_module
-
-    monkeypatch.setattr(store_module, "CHECKPOINT_BYTES", 64 << 10)
-    started, release = _gate_checkpoints(monkeypatch)
-    store = Store(str(tmp_path / "limit.duckdb"))
+def test_a_mover_held_for_long_holds_at_most_so_many_bytes_in_memory(tmp_path: Path) -> None:
+    """A checkpoint that never ends (a stalled disk): the batches wait in the journal and in memory,
+    up to MovePolicy.held_bytes_limit; past it, the writer waits for the mover."""
+    batch_bytes = len(orjson.dumps(_events("b0", 20)))
+    store = Store(str(tmp_path / "limit.duckdb"), moves=MovePolicy(held_bytes_limit=int(2.5 * batch_bytes)))
+    started, release = _hold_the_mover(store.on_commit)
     try:
-        store.write(_events("a", 500))
-        assert started.wait(10)  # those 500 are in event_log; the checkpoint after their move is held
-        batch_bytes = len(orjson.dumps(_events("b0", 20)))
-        monkeypatch.setattr(store_module, "JOURNAL_BYTES_LIMIT", int(2.5 * batch_bytes))
+        store.write(_events("a", 20))
+        assert started.wait(10)  # those 20 are in event_log; the mover is held after their move
         for b in range(3):
             store.write(_events(f"b{b}", 20))  # acknowledged at once; past 2.5 batches, the writer stops
         threading.Timer(0.5, release.set).start()
@@ -311,42 +281,37 @@ def test_a_checkpoint_that_never_ends_holds_at_most_so_many_bytes_in_memory(
         store.write(_events("c", 20))  # waits for the end of the checkpoint
         assert time.monotonic() - began >= 0.4
         store.settle()
-        assert store.query("SELECT count(*) AS n FROM event_log") == [{"n": 580}]
+        assert store.query("SELECT count(*) AS n FROM event_log") == [{"n": 100}]
     finally:
         release.set()
         store.close()
 
 
-def test_a_move_that_fails_is_tried_again_and_loses_nothing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_move_that_fails_is_tried_again_and_loses_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The batches stay in memory and in the journal; a report waits for one attempt, not forever."""
-    import webleads.collector.store as store_module
+    store = Store(str(tmp_path / "retry.duckdb"), moves=MovePolicy(retry_seconds=0.5))
 
-    monkeypatch.setattr(store_module, "MOVE_RETRY_SECONDS", 0.5)
-    real = Store._insert_moved
-    failures: list[int] = []
+    def failures() -> list[str]:
+        return [r.getMessage().split(" events")[0] for r in caplog.records if "from the journal into" in r.getMessage()]
 
-    def failing_twice(cur: duckdb.DuckDBPyConnection, moved: Any) -> None:
-        if len(failures) < 2:
-            failures.append(moved.num_rows)
-            raise duckdb.IOException("No space left on device")
-        real(cur, moved)
-
-    monkeypatch.setattr(Store, "_insert_moved", staticmethod(failing_twice))
-    store = Store(str(tmp_path / "retry.duckdb"))
     try:
+        # a column the moved rows do not have: every move's INSERT fails, as on a full disk
+        store.run_write(lambda conn: conn.execute("ALTER TABLE event_log ADD COLUMN extra VARCHAR"))
         store.write(_events("a", 30))
         store.write(_events("b", 20))
         began = time.monotonic()
         store.settle()  # one attempt, which fails
         assert time.monotonic() - began < 5
-        assert failures and store.journal_events == 50
+        assert failures() and store.journal_events == 50
         assert store.query("SELECT count(*) AS n FROM event_log") == [{"n": 0}]
+        # a job waits for one more attempt (it fails again), then the table takes the rows again
+        store.run_write(lambda conn: conn.execute("ALTER TABLE event_log DROP COLUMN extra"))
+        assert len(failures()) == 2
         deadline = time.monotonic() + 10
         while store.journal_events:
             assert time.monotonic() < deadline, "the move was never tried again"
             time.sleep(0.05)
-        assert failures == [50, 50]  # the same batches each time
+        assert failures() == ["moving 50", "moving 50"]  # the same batches each time
         assert store.query("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM event_log") == [{"n": 50, "d": 50}]
     finally:
         store.close()
@@ -355,11 +320,9 @@ def test_a_move_that_fails_is_tried_again_and_loses_nothing(
 CRASH_BEFORE_A_MOVE = """
 import os
 from typing import Any
-import webleads.collector.store as store_module
-from webleads.collector.store import Store
+from webleads.collector.store import MovePolicy, Store
 {events}
-store_module.MOVE_SECONDS = 3600  # nothing reaches event_log: the journal holds every batch
-store = Store({db!r})
+store = Store({db!r}, moves=MovePolicy(seconds=3600))  # nothing reaches event_log: the journal holds every batch
 for b in range(6):
     store.write(_events(f"b{{b}}", 20))
 print(store.journal_events, flush=True)
@@ -372,8 +335,8 @@ def test_events_left_in_the_journal_by_a_crash_are_moved_in_at_the_next_start(tm
     import subprocess
     import sys
 
+    from webleads.collector.eventlog import rows_to_arrow
     from webleads.collector.journal import read_segment
-    from webleads.collector.store import rows_to_arrow
 
     db = tmp_path / "crash.duckdb"
     script = CRASH_BEFORE_A_MOVE.format(events=inspect.getsource(_events), db=str(db))
@@ -406,27 +369,6 @@ def test_events_left_in_the_journal_by_a_crash_are_moved_in_at_the_next_start(tm
         assert reopened.write(_events("b3", 20)).duplicates == 20  # recovered ids are known again
     finally:
         reopened.close()
-
-
-def test_a_side_file_left_by_the_earlier_version_is_moved_in(tmp_path: Path) -> None:
-    """The version before the journal committed the batches made during a checkpoint to <db>.side;
-    one left by a crash is read at the next start."""
-    db = tmp_path / "legacy.duckdb"
-    Store(str(db)).close()
-    rows = _events("old", 30)
-    with duckdb.connect(str(db)) as conn:
-        conn.execute(f"ATTACH '{db}.side' AS side (STORAGE_VERSION '{STORAGE_VERSION}')")
-        conn.execute("CREATE TABLE side.event_log AS SELECT * FROM event_log LIMIT 0")
-        placeholders = ", ".join(["?"] * len(rows[0]))
-        conn.executemany(f"INSERT INTO side.event_log VALUES ({placeholders})", rows)
-        conn.executemany(f"INSERT INTO event_log VALUES ({placeholders})", rows[:10])  # moved before the crash
-    store = Store(str(db))
-    try:
-        assert store.recovered_from_journal == 20
-        assert store.query("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM event_log") == [{"n": 30, "d": 30}]
-    finally:
-        store.close()
-    assert not Path(str(db) + ".side").exists()
 
 
 def test_raw_ip_never_reaches_the_disk(tmp_path: Path, site_db: Path, make_server) -> None:  # type: ignore[no-untyped-def]
