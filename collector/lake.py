@@ -114,20 +114,18 @@ def connect(catalog: str, data_path: str | None = None, env: Mapping[str, str] |
         config["threads"] = threads
     conn = duckdb.connect(config=config)
     try:
-        needed = ["ducklake"]
+        # httpfs even without a data path given: an existing lake's path, kept in its catalog, may be
+        # on S3.
+        needed = ["ducklake", "httpfs"]
         if catalog.startswith("postgres:"):
             needed.append("postgres_scanner")
-        remote = bool(data_path and "://" in data_path)
-        if remote:
-            needed.append("httpfs")
         extensions.load(conn, *needed)
-        if remote:
-            secret = s3_secret_sql(env)
-            if secret is None and data_path and data_path.startswith("s3://"):
-                raise LakeError(f"the lake's data path {data_path} needs AWS_ACCESS_KEY_ID and "
-                                "AWS_SECRET_ACCESS_KEY")
-            if secret:
-                conn.execute(secret)
+        secret = s3_secret_sql(env)
+        if secret:
+            conn.execute(secret)
+        elif data_path and data_path.startswith("s3://"):
+            raise LakeError(f"the lake's data path {data_path} needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        remote = bool(data_path and "://" in data_path)
         options = [f"DATA_INLINING_ROW_LIMIT {INLINING_ROW_LIMIT}"]
         if data_path:
             if not remote:
