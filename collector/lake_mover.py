@@ -152,9 +152,11 @@ class LakeMover:
         return count
 
     def _forget(self, paths: list[Path]) -> None:
+        # No directory sync: a deletion lost in a crash brings back a claim the lake has, which the
+        # next recover() deletes again. (The claim's rename, on the other hand, is synced before the
+        # commit: lost, it would bring back a segment the lake has, under no number, moved again.)
         for path in paths:
             path.unlink(missing_ok=True)
-        _sync_directory(self.directory)
 
     def prune(self) -> int:
         """Delete this collector's markers older than its last move (only the last is ever read)."""
