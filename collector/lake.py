@@ -31,10 +31,11 @@ ALIAS = "lake"
 # Parquet file of their own: the mover's one-row markers and the salts. The event batches it moves are
 # larger and go to Parquet.
 INLINING_ROW_LIMIT = 10
-# Commits that lose a race to another collector and do not conflict are retried by DuckLake itself;
-# with many collectors on one catalog, its default of 10 attempts can run out.
-MAX_RETRY_COUNT = 100
-# Our own retries of a transaction that did conflict (creating a table another collector created).
+# Commits that lose a race to another collector and do not conflict are retried by DuckLake itself, up
+# to ducklake_max_retry_count times (10 by default), its wait growing by half each time (100 ms first):
+# about 11 s in all. That default is kept: a higher count makes the last waits minutes long. Past it,
+# and for real conflicts (creating a table another collector created), the whole transaction is run
+# again by retry_conflicts, at most CONFLICT_ATTEMPTS times.
 CONFLICT_ATTEMPTS = 20
 SALT_PREFIX = "daily_salt_"
 ATTACH_ATTEMPTS = 5
@@ -132,7 +133,6 @@ def connect(catalog: str, data_path: str | None = None, env: Mapping[str, str] |
                 Path(data_path).mkdir(parents=True, exist_ok=True)
             options.insert(0, f"DATA_PATH {_quote(data_path)}")
         _attach(conn, f"ATTACH {_quote('ducklake:' + attach_target(catalog))} AS {ALIAS} ({', '.join(options)})")
-        conn.execute(f"SET ducklake_max_retry_count = {MAX_RETRY_COUNT}")
         retry_conflicts(conn, lambda c: [c.execute(sql) for sql in SCHEMA])
     except extensions.ExtensionMissing as exc:
         conn.close()
