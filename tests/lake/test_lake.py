@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -23,7 +24,8 @@ WORKER = str(Path(__file__).with_name("worker.py"))
 def test_many_collectors_asking_for_todays_salt_at_once_all_get_the_same(pg_catalog: str, lake_data: str) -> None:
     lake.connect(pg_catalog, lake_data).close()  # the lake exists; the race is on the salt
     day = "2026-12-04"
-    workers = [subprocess.Popen([sys.executable, WORKER, "salt", pg_catalog, lake_data, day],
+    go = time.time() + 8  # all connected by then: they ask at the same moment
+    workers = [subprocess.Popen([sys.executable, WORKER, "salt", pg_catalog, lake_data, day, str(go)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(8)]
     salts = []
     for worker in workers:

@@ -6,8 +6,11 @@
         batch and `moved N` after each move, then `done`. Event ids are `ID_PREFIX-<n>` (NAME by default).
     python worker.py recover CATALOG DATA_PATH JOURNAL_DIR NAME
         what a restarted collector does first: moves what its journal holds; prints `moved N`.
-    python worker.py salt CATALOG DATA_PATH DAY
-        prints the day's salt (hex).
+    python worker.py salt CATALOG DATA_PATH DAY GO
+        prints the day's salt (hex), asked for at the time GO (seconds since the epoch): every
+        process connected by then, so that all ask at once.
+    python worker.py site CATALOG DATA_PATH NAME ORIGIN GO
+        adds the site at the time GO; prints `added` or `refused: <reason>`.
 
 The lake's S3 credentials come from the AWS environment variables, as in production."""
 
@@ -20,6 +23,7 @@ from datetime import date, datetime
 from webleads.collector import lake
 from webleads.collector.journal import Journal
 from webleads.collector.lake_mover import LakeMover
+from webleads.collector.lake_shared import LakeSite, add_site
 from webleads.collector.rows import COLUMN_NAMES
 
 
@@ -63,11 +67,22 @@ def recover(catalog: str, data_path: str, journal_dir: str, name: str) -> None:
     print(f"moved {moved}", flush=True)
 
 
-def salt(catalog: str, data_path: str, day: str) -> None:
+def salt(catalog: str, data_path: str, day: str, go: str) -> None:
     conn = lake.connect(catalog, data_path or None, threads=1)
+    time.sleep(max(0.0, float(go) - time.time()))
     started = time.monotonic()
     value = lake.salt_for(conn, date.fromisoformat(day))
     print(value.hex(), f"{time.monotonic() - started:.3f}", flush=True)
+
+
+def site(catalog: str, data_path: str, name: str, origin: str, go: str) -> None:
+    conn = lake.connect(catalog, data_path or None, threads=1)
+    time.sleep(max(0.0, float(go) - time.time()))
+    try:
+        add_site(conn, LakeSite(name, (origin,), (), "optional", None))
+        print("added", flush=True)
+    except lake.LakeError as exc:
+        print(f"refused: {exc}", flush=True)
 
 
 if __name__ == "__main__":
@@ -77,7 +92,9 @@ if __name__ == "__main__":
                args[7] if len(args) > 7 else "")
     elif command == "recover":
         recover(*args[:4])
+    elif command == "site":
+        site(*args[:5])
     elif command == "salt":
-        salt(*args[:3])
+        salt(*args[:4])
     else:
         sys.exit(f"unknown command {command}")
