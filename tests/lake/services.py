@@ -143,12 +143,14 @@ def seaweedfs(bucket: str = "webleads") -> Iterator[S3]:
         _create_bucket(s3, process, folder / "weed.log")
         yield s3
     finally:
-        process.terminate()
-        try:
-            process.wait(2)  # a throwaway server: no need to wait for its orderly stop
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        # A throwaway server: killed, not stopped in order (which takes it seconds).
+        process.kill()
+        process.wait()
+        # the gRPC unix sockets it makes in /tmp, named after their ports
+        for port in grpc.values():
+            for leftover in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
+                with contextlib.suppress(OSError):
+                    os.unlink(leftover)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
 
