@@ -28,7 +28,7 @@ class LakeSite:
     retention_months: int | None
 
 
-def _lock(conn: duckdb.DuckDBPyConnection, table: str) -> None:
+def lock_table(conn: duckdb.DuckDBPyConnection, table: str) -> None:
     """Make this transaction conflict with any other that writes `table` before it commits."""
     conn.execute(f"COMMENT ON TABLE {ALIAS}.{table} IS '{secrets.token_hex(8)}'")
 
@@ -43,7 +43,7 @@ def add_site(conn: duckdb.DuckDBPyConnection, site: LakeSite) -> LakeSite:
     """Register a site (its name and options already checked, as the local registry checks them);
     LakeError if a site of that name exists."""
     def insert(c: duckdb.DuckDBPyConnection) -> None:
-        _lock(c, "sites")
+        lock_table(c, "sites")
         if c.execute(f"SELECT 1 FROM {ALIAS}.sites WHERE name = $n", {"n": site.name}).fetchone():
             raise LakeError(f"site {site.name!r} exists already")
         c.execute(f"INSERT INTO {ALIAS}.sites VALUES ($n, $o, $p, $c, $r, $t)",
@@ -55,7 +55,7 @@ def add_site(conn: duckdb.DuckDBPyConnection, site: LakeSite) -> LakeSite:
 
 def remove_site(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     def delete(c: duckdb.DuckDBPyConnection) -> Any:
-        _lock(c, "sites")
+        lock_table(c, "sites")
         return c.execute(f"DELETE FROM {ALIAS}.sites WHERE name = $n", {"n": name}).fetchone()
     row = retry_conflicts(conn, delete)
     return bool(row and row[0])
