@@ -17,7 +17,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -241,9 +241,26 @@ def data_files(conn: duckdb.DuckDBPyConnection, table: str = "event_log") -> int
     return int(row[0]) if row else 0
 
 
-def compact(conn: duckdb.DuckDBPyConnection) -> None:
-    """DuckLake's own maintenance: merge the small files the moves wrote, expire the snapshots that
-    referenced the old ones, and delete the files no snapshot needs any more."""
+def compact(conn: duckdb.DuckDBPyConnection, delete_threshold: float | None = None) -> None:
+    """DuckLake's own maintenance: rewrite the files whose rows are mostly deleted (any share above
+    `delete_threshold`, DuckLake's default when None), merge the small files the moves wrote, expire
+    the snapshots that referenced the old files, and delete the files no snapshot needs any more."""
+    threshold = "" if delete_threshold is None else f", delete_threshold => {float(delete_threshold)}"
+    conn.execute(f"CALL ducklake_rewrite_data_files({_quote(ALIAS)}{threshold})")
     conn.execute(f"CALL ducklake_merge_adjacent_files({_quote(ALIAS)})")
     conn.execute(f"CALL ducklake_expire_snapshots({_quote(ALIAS)}, older_than => now())")
     conn.execute(f"CALL ducklake_cleanup_old_files({_quote(ALIAS)}, cleanup_all => true)")
+
+
+def purge_before(conn: duckdb.DuckDBPyConnection, cutoff: datetime, site: str | None = None) -> int:
+    """Delete the events (of one site, or all) older than `cutoff`, then rewrite every file that held
+    one, so that they are gone from the Parquet files (a deletion is otherwise a list of positions
+    beside a file that keeps the rows). Returns how many."""
+    where = "ts < $cutoff" + (" AND site = $site" if site is not None else "")
+    params: dict[str, object] = {"cutoff": cutoff} | ({"site": site} if site is not None else {})
+    row = retry_conflicts(conn, lambda c: c.execute(f"DELETE FROM {ALIAS}.event_log WHERE {where}", params)
+                          .fetchone())
+    deleted = int(row[0]) if row else 0
+    if deleted:
+        compact(conn, delete_threshold=0.0)
+    return deleted

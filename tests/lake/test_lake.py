@@ -108,3 +108,20 @@ def test_a_file_catalog_works_and_maintenance_merges_the_small_files(tmp_path: P
 def test_a_lake_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(lake.LakeError, match="cannot open the lake"):
         lake.connect(f"postgres:dbname=nothing host={tmp_path} user=nobody", str(tmp_path / "d"))
+
+
+def test_a_purge_removes_the_old_events_from_the_files_too(pg_catalog: str, lake_data: str, tmp_path: Path) -> None:
+    conn = lake.connect(pg_catalog, lake_data)
+    journal = Journal(tmp_path / "j", COLUMN_NAMES)
+    mover = LakeMover(conn, tmp_path / "j", "p")
+    for days in ((1, 2), (3, 4)):  # a file holds days to purge and days to keep
+        journal.append([event(f"d{day}", i, datetime(2026, 12, day, 12)) for day in days for i in range(50)])
+        sealed = journal.seal()
+        assert sealed is not None
+        mover.move([sealed])
+    assert lake.purge_before(conn, datetime(2026, 12, 2), site="elsewhere") == 0
+    assert lake.purge_before(conn, datetime(2026, 12, 2)) == 50
+    assert conn.execute("SELECT count(*), min(ts) FROM lake.event_log").fetchone() == (150, datetime(2026, 12, 2, 12))
+    on_disk = [str(p) for p in Path(lake_data).rglob("*.parquet")]
+    ids = {i for (i,) in conn.execute("SELECT event_id FROM read_parquet($f)", {"f": on_disk}).fetchall()}
+    assert ids == {f"d{day}-{i}" for day in (2, 3, 4) for i in range(50)}, "purged events left in a Parquet file"
