@@ -138,6 +138,11 @@ class LakeMover:
         count = sum(t.num_rows for t in tables)
 
         def insert(c: duckdb.DuckDBPyConnection) -> None:
+            # An attempt after a commit that failed may follow one that went through nonetheless (a
+            # connection lost after the catalog committed): the marker tells.
+            if c.execute(f"SELECT 1 FROM {ALIAS}.journal_moves WHERE collector = $c AND seq = $n",
+                         {"c": self.collector, "n": number}).fetchone():
+                return
             for table in tables:
                 c.register("webleads_moving", table)
                 try:
