@@ -264,3 +264,33 @@ def purge_before(conn: duckdb.DuckDBPyConnection, cutoff: datetime, site: str | 
     if deleted:
         compact(conn, delete_threshold=0.0)
     return deleted
+
+
+def check(catalog: str, data_path: str | None = None,
+          env: Mapping[str, str] | None = None) -> list[tuple[str, bool, str]]:
+    """What `doctor` reports about a lake: each extension, the catalog, the data path (listed with the
+    credentials in use). Each line is (what, fine, detail); nothing raises."""
+    lines: list[tuple[str, bool, str]] = []
+    for name in ("ducklake", "postgres_scanner", "httpfs"):
+        try:
+            lines.append((f"extension {name}", True, str(extensions.extension_path(name))))
+        except extensions.ExtensionMissing as exc:
+            lines.append((f"extension {name}", False, str(exc)))
+    try:
+        conn = connect(catalog, data_path, env)
+    except LakeError as exc:
+        return [*lines, ("catalog", False, str(exc))]
+    try:
+        snapshot = conn.execute(f"SELECT max(snapshot_id) FROM ducklake_snapshots({_quote(ALIAS)})").fetchone()
+        lines.append(("catalog", True, f"{catalog} (snapshot {snapshot[0] if snapshot else '?'})"))
+        where = conn.execute(f"SELECT value FROM ducklake_options({_quote(ALIAS)}) WHERE option_name = 'data_path'"
+                             ).fetchone()
+        path = str(where[0]) if where else (data_path or "?")
+        try:
+            files = conn.execute("SELECT count(*) FROM glob($p)", {"p": path.rstrip("/") + "/**"}).fetchone()
+            lines.append(("data path", True, f"{path} ({files[0] if files else 0} file(s))"))
+        except duckdb.Error as exc:
+            lines.append(("data path", False, f"{path}: {str(exc).splitlines()[0]}"))
+    finally:
+        conn.close()
+    return lines

@@ -125,3 +125,19 @@ def test_a_purge_removes_the_old_events_from_the_files_too(pg_catalog: str, lake
     on_disk = [str(p) for p in Path(lake_data).rglob("*.parquet")]
     ids = {i for (i,) in conn.execute("SELECT event_id FROM read_parquet($f)", {"f": on_disk}).fetchall()}
     assert ids == {f"d{day}-{i}" for day in (2, 3, 4) for i in range(50)}, "purged events left in a Parquet file"
+
+
+def test_the_check_reports_the_extensions_the_catalog_and_the_data_path(pg_catalog: str, s3_env: dict[str, str],
+                                                                        tmp_path: Path) -> None:
+    conn = lake.connect(pg_catalog, "s3://webleads/checked/")
+    conn.execute("INSERT INTO lake.event_log BY NAME SELECT 'x' || range AS event_id, now()::TIMESTAMP AS received_at, "
+                 "now()::TIMESTAMP AS ts, 's' AS site, 'pageview' AS type, 'v' AS visitor_id, 'hash' AS visitor_kind, "
+                 "false AS is_bot, 'beacon' AS origin FROM range(100)")
+    fine = {what: (ok, detail) for what, ok, detail in lake.check(pg_catalog)}
+    assert all(ok for ok, _ in fine.values()), fine
+    assert fine["data path"][1].startswith("s3://webleads/checked/") and "(1 file(s))" in fine["data path"][1]
+    wrong = {what: (ok, detail) for what, ok, detail in lake.check(pg_catalog, env={**s3_env,
+                                                                                   "AWS_SECRET_ACCESS_KEY": "no"})}
+    assert wrong["catalog"][0] and not wrong["data path"][0]
+    broken = {what: ok for what, ok, _ in lake.check(f"postgres:dbname=none host={tmp_path} user=x", "/nowhere")}
+    assert broken["extension ducklake"] and not broken["catalog"]
