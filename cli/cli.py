@@ -5,7 +5,6 @@ Env (cli/env.py): directly on the database file, or inside the running collector
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import sys
 
@@ -52,6 +51,8 @@ COMMANDS = {
 
 def version_message() -> str:
     """`webleads --version`: the release, or the commit it was built from (setuptools-scm's +g<hash>)."""
+    import importlib.metadata  # start-up time: only --version reads the installed metadata
+
     try:
         version = importlib.metadata.version("webleads-tracker")
     except importlib.metadata.PackageNotFoundError:

@@ -42,5 +42,5 @@ class LazyGroup(click.Group):
             return
         limit = formatter.width - 6 - max(len(name) for name, _ in rows)
         with formatter.section("Commands"):
-            formatter.write_dl([(name, c.get_short_help_str(limit) if isinstance(c, click.Command)
-                                 else click.utils.make_default_short_help(c, limit)) for name, c in rows])
+            formatter.write_dl([(name, (c if isinstance(c, click.Command) else click.Command(name, help=c))
+                                 .get_short_help_str(limit)) for name, c in rows])
