@@ -38,20 +38,13 @@ from webleads.collector.errors import error_response
 from webleads.collector.registry import check_token
 from webleads.collector.validate import Rejected
 
-from . import formats, headers, reports, xlsx
+from . import formats, headers, params, reports, xlsx
 from .declared import declared
 from .roi import roi
 
 MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
-COMMON = {"from", "to", "tz", "site", "include_bots", "include_rejected", "format", "lang"}  # lang: xlsx words
-ALLOWED = {
-    "attribution": COMMON | {"model", "by", "conversion", "lookback", "outcome", "value"},
-    "roi": COMMON | {"model", "by", "conversion", "lookback", "outcome"},
-    "funnel": COMMON | {"step", "window", "by"},
-    "leads": COMMON | {"conversion", "lookback", "outcome"},
-    "declared": COMMON | {"field", "conversion", "lookback", "outcome"},
-}
+OUTPUT = ("format", "lang")  # how the answer is written (lang: the words of an xlsx file), beside params.NAMES
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -68,42 +61,22 @@ def _authorised(handler: Handler) -> Handler:
                                   {"WWW-Authenticate": 'Bearer realm="webleads"'})
         try:
             return await handler(request)
-        except Rejected as exc:
+        except Rejected as exc:  # params.ReportError too: a 400
             return error_response(exc)
-        except reports.ReportError as exc:
-            return error_response(Rejected(400, exc.code, exc.reason))
 
     return wrapper
 
 
 def _params(request: Request, report: str) -> tuple[dict[str, Any], str]:
-    """The query parameters as report options; refuses unknown or repeated ones."""
+    """The query parameters as report options (params.py reads them); refuses unknown or repeated ones."""
     query = request.query_params
-    options: dict[str, Any] = {}
-    for key in query.keys():
-        if key not in ALLOWED[report]:
-            raise Rejected(400, "unknown_parameter",
-                           f"unknown parameter {key[:40]!r}; this report takes: {', '.join(sorted(ALLOWED[report]))}")
-        if key != "step" and len(query.getlist(key)) > 1:
-            raise Rejected(400, "repeated_parameter", f"parameter {key!r} is given more than once")
+    params.check_names(query, report, OUTPUT)
     fmt = query.get("format", "json")
     if fmt not in ("json", "csv", "xlsx"):
         raise Rejected(400, "bad_format", "format must be json, csv or xlsx")
     if query.get("lang", "fr") not in headers.LANGS:
         raise Rejected(400, "bad_lang", "lang must be fr or en (the words of an xlsx file)")
-    names = {"from": "from_day", "to": "to_day"}
-    for key in ("from", "to", "tz", "site", "conversion", "lookback", "model", "by", "window", "field", "outcome"):
-        if key in query:
-            options[names.get(key, key)] = query[key]
-    for flag in ("include_bots", "include_rejected", "value"):
-        if flag in query:
-            value = query[flag].lower()
-            if value not in ("true", "false", "1", "0", "yes", "no", ""):
-                raise Rejected(400, f"bad_{flag}", f"{flag} must be true or false")
-            options[flag] = value in ("true", "1", "yes", "")
-    if report == "funnel":
-        options["steps"] = query.getlist("step")
-    return options, fmt
+    return params.parse(report, query).options(), fmt
 
 
 def _answer(result: reports.Report, fmt: str, filename: str, request: Request | None = None,
@@ -125,8 +98,6 @@ def _answer(result: reports.Report, fmt: str, filename: str, request: Request | 
 @_authorised
 async def attribution(request: Request) -> Response:
     options, fmt = _params(request, "attribution")
-    if "model" not in options:
-        raise Rejected(400, "missing_model", f"model is required: {', '.join(reports.MODELS)}")
     result = await run_in_threadpool(lambda: reports.attribution(request.app.state.store, **options))
     name = f"webleads-attribution-{options['model']}-{options.get('by', 'channel')}"
     return _answer(result, fmt, name, request, options)
@@ -149,8 +120,6 @@ async def leads(request: Request) -> Response:
 @_authorised
 async def roi_report(request: Request) -> Response:
     options, fmt = _params(request, "roi")
-    if "model" not in options:
-        raise Rejected(400, "missing_model", f"model is required: {', '.join(reports.MODELS)}")
     result = await run_in_threadpool(lambda: roi(request.app.state.store, **options))
     name = f"webleads-roi-{options['model']}-{options.get('by', 'channel')}"
     return _answer(result, fmt, name, request, options)
@@ -159,8 +128,6 @@ async def roi_report(request: Request) -> Response:
 @_authorised
 async def declared_report(request: Request) -> Response:
     options, fmt = _params(request, "declared")
-    if "field" not in options:
-        raise Rejected(400, "missing_field", "field is required: the form field that asks how the lead heard of you")
     result = await run_in_threadpool(lambda: declared(request.app.state.store, **options))
     return _answer(result, fmt, "webleads-declared", request, options)
 

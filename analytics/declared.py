@@ -6,23 +6,20 @@ declared sources of leads the tracking calls Direct.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from . import sessions
+from .params import check_field, filters
 from .queries import sql
-from .reports import Report, ReportError, filters, rows_of
+from .reports import Report, rows_of
 from .sessions import Source
 
-FIELD = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DECLARED_COLUMNS = ("declared", "channel", "leads")
 
 
 def declared(source: Source, field: str, **options: Any) -> Report:
     """Leads per (declared answer, tracked channel); leads without an answer as '(no answer)'."""
-    if not isinstance(field, str) or not FIELD.match(field):
-        raise ReportError("bad_field", "field must be a form field's name (letters, digits, _ . : -), "
-                                       "as listed in data-webleads-capture")
+    check_field(field)
     f = filters(**options)
     sessions.prepare(source)
     path = '$."' + field + '"'

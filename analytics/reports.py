@@ -20,33 +20,49 @@ connection (for instance sessions.open_dataset() over a Parquet export). Filters
 `include_rejected` (False: conversions whose status is neither submitted nor sent are left out).
 
 A Report is a list of row dicts with `.columns` (CSV order, DESIGN.md first), `.notes` (sentences for
-people: too few conversions, ...) and `.conversions` (how many conversions the report covers). Bad
-parameter values raise ReportError (code + reason, a 400 in the API, a one-line error in the CLI).
+people: too few conversions, ...) and `.conversions` (how many conversions the report covers). The
+parameters are checked by params.py, the parser the CLI, the API and the dashboard share: a bad value
+raises its ReportError (code + reason, a 400 in the API, an "Invalid value" line in the CLI).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import orjson
 
 from . import markov, sessions
+from .params import (
+    DEFAULT_LOOKBACK,
+    DEFAULT_TZ,
+    DIMENSIONS,
+    MAX_STEPS,
+    MODELS,
+    STEP_KINDS,
+    Filters,
+    ReportError,
+    check_dimension,
+    check_model,
+    check_steps,
+    filters,
+    parse_day,
+    parse_step,
+    parse_window,
+    zone,
+)
 from .queries import sql
 from .sessions import Source
 
-MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "position_based", "time_decay", "markov")
-DIMENSIONS = ("channel", "source", "medium", "campaign", "term", "content", "referrer_domain", "landing_page")
+# The parameters' names, choices and checks live in params.py; these names stay importable from here.
+__all__ = ["DEFAULT_LOOKBACK", "DEFAULT_TZ", "DIMENSIONS", "MAX_STEPS", "MODELS", "STEP_KINDS", "Filters",
+           "ReportError", "Report", "attribution", "filters", "funnel", "leads", "parse_day", "parse_step",
+           "parse_window", "rows_of", "zone"]
 # What a journey without any touch reads as, per dimension (DESIGN.md: "(direct)" / "Direct").
 MISSING = {"channel": "Direct", "source": "(direct)", "medium": "(none)", "campaign": "(not set)",
            "term": "(not set)", "content": "(not set)", "referrer_domain": "(none)", "landing_page": "(not set)"}
-STEP_KINDS = ("pageview", "conversion", "event", "outcome")
-MAX_STEPS = 10
-DEFAULT_TZ = "Europe/Paris"
-DEFAULT_LOOKBACK = 90
 FEW_CONVERSIONS = 30  # below this, say that differences between rows are mostly chance
 FEW_FOR_MARKOV = 100  # Markov estimates transition probabilities: it needs more
 LEADS_COLUMNS = ("ts", "site", "visitor_id", "conversion", "first_source", "first_medium", "first_campaign",
@@ -58,15 +74,6 @@ REJECTED = ("invalid", "unaccepted", "spam", "aborted", "failed")
 FUNNEL_COLUMNS = ("step", "name", "visitors", "conversion_rate", "drop_off", "median_seconds_from_previous")
 
 
-class ReportError(ValueError):
-    """A bad report parameter: a short code and a sentence saying what is accepted."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
 class Report(list[dict[str, Any]]):
     def __init__(self, rows: list[dict[str, Any]], columns: tuple[str, ...], notes: list[str] | None = None,
                  conversions: int | None = None) -> None:
@@ -76,113 +83,9 @@ class Report(list[dict[str, Any]]):
         self.conversions = conversions
 
 
-@dataclass(frozen=True)
-class Filters:
-    start: datetime | None  # naive UTC, inclusive
-    end: datetime | None  # naive UTC, exclusive
-    tz: str
-    site: str | None
-    conversion: str | None
-    lookback: int
-    include_bots: bool
-    include_rejected: bool = False
-    outcome: str | None = None  # only the leads whose latest outcome this is
-
-    def params(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "site": self.site, "conversion": self.conversion,
-                "lookback": self.lookback, "include_bots": self.include_bots,
-                "include_rejected": self.include_rejected, "outcome": self.outcome}
-
-
-# --- parameters ----------------------------------------------------------------------------------
-def zone(tz: str) -> ZoneInfo:
-    try:
-        if not isinstance(tz, str) or not re.fullmatch(r"[A-Za-z0-9_+\-/]{1,64}", tz):
-            raise ZoneInfoNotFoundError(tz)
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ReportError("bad_tz", f"unknown time zone {str(tz)[:64]!r}; use a name such as Europe/Paris or UTC"
-                          ) from None
-    except OSError:
-        raise ReportError("bad_tz", f"unknown time zone {str(tz)[:64]!r}") from None
-
-
-def parse_day(value: str | date | None, name: str) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
-            raise ValueError
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ReportError("bad_date", f"{name} must be a day written YYYY-MM-DD, not {str(value)[:40]!r}") from None
-
-
-def _utc_midnight(day: date, tz: ZoneInfo) -> datetime:
-    local = datetime(day.year, day.month, day.day, tzinfo=tz)
-    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-
-
-def filters(from_day: str | date | None = None, to_day: str | date | None = None, tz: str = DEFAULT_TZ,
-            site: str | None = None, conversion: str | None = None, lookback: int | str = DEFAULT_LOOKBACK,
-            include_bots: bool = False, include_rejected: bool = False, outcome: str | None = None) -> Filters:
-    """Check and convert the common report options (days become UTC instants at local midnight)."""
-    zi = zone(tz)
-    first, last = parse_day(from_day, "from"), parse_day(to_day, "to")
-    if first and last and last < first:
-        raise ReportError("bad_range", f"'to' ({last}) is before 'from' ({first})")
-    try:
-        days = int(lookback)
-    except (TypeError, ValueError):
-        raise ReportError("bad_lookback", f"lookback must be a number of days, not {str(lookback)[:20]!r}") from None
-    if not 1 <= days <= 800:
-        raise ReportError("bad_lookback", "lookback must be between 1 and 800 days")
-    if site is not None and (not isinstance(site, str) or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", site)):
-        raise ReportError("bad_site", "site must be a site name (lowercase letters, digits, '.', '_', '-')")
-    if conversion is not None and (not isinstance(conversion, str) or not 0 < len(conversion) <= 120):
-        raise ReportError("bad_conversion", "conversion must be a conversion name of at most 120 characters")
-    if outcome is not None and (not isinstance(outcome, str) or not 0 < len(outcome) <= 100):
-        raise ReportError("bad_outcome", "outcome must be an outcome name of at most 100 characters (inscrit...)")
-    return Filters(start=_utc_midnight(first, zi) if first else None,
-                   end=_utc_midnight(last + timedelta(days=1), zi) if last else None,
-                   tz=tz, site=site or None, conversion=conversion or None, lookback=days,
-                   include_bots=bool(include_bots), include_rejected=bool(include_rejected),
-                   outcome=outcome or None)
-
-
-def parse_window(text: str | timedelta) -> timedelta:
-    if isinstance(text, timedelta):
-        window = text
-    else:
-        m = re.fullmatch(r"\s*(\d{1,6})\s*([dhm]?)\s*", str(text))
-        if not m:
-            raise ReportError("bad_window", f"window must be like 7d, 12h or 30m, not {str(text)[:20]!r}")
-        amount, unit = int(m.group(1)), m.group(2) or "d"
-        window = {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[unit]
-    if not timedelta(minutes=1) <= window <= timedelta(days=366):
-        raise ReportError("bad_window", "window must be between 1 minute and 366 days")
-    return window
-
-
-def parse_step(text: str) -> tuple[str, str]:
-    kind, sep, pattern = str(text).partition(":")
-    if not sep or kind not in STEP_KINDS or not pattern or len(pattern) > 200:
-        raise ReportError("bad_step", "a step is pageview:GLOB, conversion:NAME, event:NAME or outcome:NAME, "
-                                      f"not {str(text)[:60]!r}")
-    return kind, pattern
-
-
 def _glob_to_like(pattern: str) -> str:
     escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped.replace("*", "%")
-
-
-def _check(value: str, allowed: tuple[str, ...], code: str, what: str) -> str:
-    if value not in allowed:
-        raise ReportError(code, f"unknown {what} {str(value)[:40]!r}; use one of: {', '.join(allowed)}")
-    return value
 
 
 def _notes(total: int, model: str | None = None) -> list[str]:
@@ -215,8 +118,8 @@ rows_of = _rows  # for the reports written in other modules (analytics/links.py)
 def attribution(source: Source, model: str, by: str = "channel", value: bool = False, **options: Any) -> Report:
     """Credited conversions per value of `by` under `model` (see the module docstring); with `value`, the
     credited value of their outcomes (euros) too, and the rows ordered and shared by it."""
-    _check(model, MODELS, "bad_model", "model")
-    _check(by, DIMENSIONS, "bad_dimension", "dimension")
+    check_model(model)
+    check_dimension(by)
     f = filters(**options)
     sessions.prepare(source)
     params = f.params()
@@ -250,13 +153,9 @@ def attribution(source: Source, model: str, by: str = "channel", value: bool = F
 def funnel(source: Source, steps: list[str] | tuple[str, ...], window: str | timedelta = "7d",
            by: str | None = None, **options: Any) -> Report:
     """Visitors at each step of an ordered funnel, optionally split by the touch of its first step."""
-    if not steps:
-        raise ReportError("bad_step", "give at least one step, e.g. pageview:/formation*")
-    if len(steps) > MAX_STEPS:
-        raise ReportError("bad_step", f"a funnel has at most {MAX_STEPS} steps")
-    parsed = [parse_step(s) for s in steps]
+    parsed = [parse_step(s) for s in check_steps(steps)]
     if by is not None:
-        _check(by, DIMENSIONS, "bad_dimension", "dimension")
+        check_dimension(by)
     span = parse_window(window)
     f = filters(**options)
     sessions.prepare(source)

@@ -10,18 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from . import sessions
+from .params import ROI_DIMENSIONS, check_roi_dimension, parse_day
 from .queries import sql
-from .reports import Report, ReportError, attribution, parse_day, rows_of
+from .reports import Report, attribution, rows_of
 from .sessions import Source
 
-ROI_DIMENSIONS = ("channel", "source", "medium", "campaign")  # the ones a cost line has
+__all__ = ["ROI_DIMENSIONS", "roi"]
 
 
 def roi(source: Source, model: str, by: str = "channel", **options: Any) -> Report:
     """Rows `<by>, cost, conversions, cost_per_conversion, value, roas`; the last two ratios are empty
     where the cost is 0 (or nothing was credited)."""
-    if by not in ROI_DIMENSIONS:
-        raise ReportError("bad_dimension", f"a cost is known by {', '.join(ROI_DIMENSIONS)}; not by {str(by)[:40]!r}")
+    check_roi_dimension(by)
     credited = attribution(source, model=model, by=by, value=True, **options)
     sessions.prepare(source)
     period = {"first": parse_day(options.get("from_day"), "from"), "last": parse_day(options.get("to_day"), "to"),

@@ -22,6 +22,7 @@ import xlsxwriter
 
 from . import headers as header_words
 from .formats import cell_text, neutralise
+from .params import DEFAULT_TZ, zone
 
 PERCENT = ("share", "conversion_rate")
 EUROS = ("cost", "value", "cost_per_conversion")
@@ -139,8 +140,6 @@ def parameters(lang: str, from_day: Any = None, to_day: Any = None, tz: str | No
                model: str | None = None, by: str | None = None, steps: Sequence[str] = (), window: str | None = None,
                now: datetime | None = None, **_: Any) -> list[tuple[str, Any]]:
     """The rows of the parameters sheet from a report's options (the CLI's and API's keyword names)."""
-    from .reports import DEFAULT_TZ, zone
-
     words = header_words.words(lang)
     tz = tz or DEFAULT_TZ
     start, end = (str(from_day) if from_day else "…"), (str(to_day) if to_day else "…")

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from webleads.analytics import demo as demo_traffic
-from webleads.analytics import formats, headers, reports, sessions, transfer, xlsx
+from webleads.analytics import formats, headers, params, reports, sessions, transfer, xlsx
 from webleads.analytics.declared import declared
 from webleads.analytics.roi import ROI_DIMENSIONS, roi
 from webleads.collector.registry import RegistryError
@@ -55,9 +55,36 @@ def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _conversion_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--outcome", help="Only the leads whose latest outcome is this (webleads outcome import).")(fn)
-    fn = click.option("--lookback", type=int, default=reports.DEFAULT_LOOKBACK, show_default=True,
+    fn = click.option("--lookback", metavar="DAYS", default=str(reports.DEFAULT_LOOKBACK), show_default=True,
                       help="Days before a conversion whose visits count.")(fn)
     return click.option("--conversion", help="Only conversions of this name (a form).")(fn)
+
+
+def _choices(names: tuple[str, ...]) -> str:
+    """The metavar click.Choice would show: the values are checked by params.py, with the API's words."""
+    return "[" + "|".join(names) + "]"
+
+
+# The CLI's names of the parameters params.py reads under the API's names.
+_API_NAMES = {"from_day": "from", "to_day": "to", "steps": "step"}
+
+
+def _checked(report_name: str, **values: Any) -> dict[str, Any]:
+    """The report's options read by params.py, as the API reads its query. A refused value is click's
+    "Invalid value for '--option'" with the API's sentence, and the exit status the commands have always
+    given (scripts rely on it): 2, a usage error, for a name outside the list of --model or --by, as
+    click.Choice answered; 1, on one line, for any other value."""
+    given = {_API_NAMES.get(k, k): v for k, v in values.items() if v is not None}
+    try:
+        return params.parse(report_name, given).options()
+    except params.ReportError as exc:
+        if exc.key is None:
+            raise click.ClickException(exc.reason) from None
+        hint = "'--model' / '-m'" if exc.key == "model" else f"'--{exc.key.replace('_', '-')}'"
+        refusal = click.BadParameter(exc.reason, param_hint=hint)
+        if exc.key in ("model", "by"):
+            raise refusal from None
+        raise click.ClickException(refusal.format_message()) from None
 
 
 def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], reports.Report],
@@ -156,10 +183,10 @@ def report() -> None:
 
 
 @report.command("attribution", epilog=_REPORT_HELP)
-@click.option("--model", "-m", required=True, type=click.Choice(reports.MODELS),
+@click.option("--model", "-m", required=True, metavar=_choices(reports.MODELS),
               help="first_touch, last_touch, last_non_direct, linear, position_based (40/20/40), "
                    "time_decay (7-day half-life) or markov (removal effect).")
-@click.option("--by", default="channel", show_default=True, type=click.Choice(reports.DIMENSIONS),
+@click.option("--by", default="channel", show_default=True, metavar=_choices(reports.DIMENSIONS),
               help="What to credit.")
 @click.option("--value", is_flag=True, help="Credit the leads' outcome values (euros), not only their number.")
 @_conversion_options
@@ -168,13 +195,13 @@ def report() -> None:
 def report_attribution(env: Env, model: str, by: str, value: bool, fmt: str | None, data_dir: str | None,
                        out: str | None, lang: str, **options: Any) -> None:
     """Credited conversions per value of --by under --model."""
-    _run(env, data_dir, fmt, lambda src: reports.attribution(src, model=model, by=by, value=value, **options),
-         out, lang, "attribution", {**options, "model": model, "by": by})
+    checked = _checked("attribution", model=model, by=by, value=value, **options)
+    _run(env, data_dir, fmt, lambda src: reports.attribution(src, **checked), out, lang, "attribution", checked)
 
 
 @report.command("roi", epilog=_REPORT_HELP)
-@click.option("--model", "-m", required=True, type=click.Choice(reports.MODELS), help="The attribution model.")
-@click.option("--by", default="channel", show_default=True, type=click.Choice(ROI_DIMENSIONS),
+@click.option("--model", "-m", required=True, metavar=_choices(reports.MODELS), help="The attribution model.")
+@click.option("--by", default="channel", show_default=True, metavar=_choices(ROI_DIMENSIONS),
               help="What the costs and credits are summed by.")
 @_conversion_options
 @_filter_options
@@ -182,8 +209,8 @@ def report_attribution(env: Env, model: str, by: str, value: bool, fmt: str | No
 def report_roi(env: Env, model: str, by: str, fmt: str | None, data_dir: str | None, out: str | None, lang: str,
                **options: Any) -> None:
     """Cost, credited conversions, cost per conversion, credited outcome value and its return on the cost."""
-    _run(env, data_dir, fmt, lambda src: roi(src, model=model, by=by, **options), out, lang, "roi",
-         {**options, "model": model, "by": by})
+    checked = _checked("roi", model=model, by=by, **options)
+    _run(env, data_dir, fmt, lambda src: roi(src, **checked), out, lang, "roi", checked)
 
 
 @report.command("funnel", epilog=_REPORT_HELP)
@@ -191,15 +218,15 @@ def report_roi(env: Env, model: str, by: str, fmt: str | None, data_dir: str | N
               help="pageview:GLOB (on the path, * is a wildcard), conversion:NAME, event:NAME or outcome:NAME "
                    "(a lead whose latest outcome is NAME); repeat in order.")
 @click.option("--window", default="7d", show_default=True, help="Time allowed after step 1: 7d, 12h, 30m.")
-@click.option("--by", default=None, type=click.Choice(reports.DIMENSIONS),
+@click.option("--by", default=None, metavar=_choices(reports.DIMENSIONS),
               help="Split by the visit (touch) of the first step.")
 @_filter_options
 @db_option
 def report_funnel(env: Env, steps: tuple[str, ...], window: str, by: str | None, fmt: str | None,
                   data_dir: str | None, out: str | None, lang: str, **options: Any) -> None:
     """Visitors at each step of an ordered funnel, drop-off and median time between steps."""
-    _run(env, data_dir, fmt, lambda src: reports.funnel(src, steps=list(steps), window=window, by=by, **options),
-         out, lang, "funnel", {**options, "steps": steps, "window": window, "by": by})
+    checked = _checked("funnel", steps=list(steps), window=window, by=by, **options)
+    _run(env, data_dir, fmt, lambda src: reports.funnel(src, **checked), out, lang, "funnel", checked)
 
 
 @report.command("leads", epilog=_REPORT_HELP)
@@ -208,7 +235,8 @@ def report_funnel(env: Env, steps: tuple[str, ...], window: str, by: str | None,
 @db_option
 def report_leads(env: Env, fmt: str | None, data_dir: str | None, out: str | None, lang: str, **options: Any) -> None:
     """One row per conversion: first and last visit, path of channels, days to convert, form fields."""
-    _run(env, data_dir, fmt, lambda src: reports.leads(src, **options), out, lang, "leads", options)
+    checked = _checked("leads", **options)
+    _run(env, data_dir, fmt, lambda src: reports.leads(src, **checked), out, lang, "leads", checked)
 
 
 @report.command("declared", epilog=_REPORT_HELP)
@@ -219,7 +247,8 @@ def report_leads(env: Env, fmt: str | None, data_dir: str | None, out: str | Non
 def report_declared(env: Env, field: str, fmt: str | None, data_dir: str | None, out: str | None, lang: str,
                     **options: Any) -> None:
     """Leads by declared source (a form field) against the tracked channel (last touch not Direct)."""
-    _run(env, data_dir, fmt, lambda src: declared(src, field=field, **options), out, lang, "declared", options)
+    checked = _checked("declared", field=field, **options)
+    _run(env, data_dir, fmt, lambda src: declared(src, **checked), out, lang, "declared", checked)
 
 
 @click.command("import")

@@ -12,16 +12,17 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from . import auth, board_page, closedloop, downloads, pages, privacy_page
+from .context import report_errors
 from .render import static
 
 
 def routes() -> list[BaseRoute]:
     def guard(handler: auth.Handler) -> auth.Handler:
-        return auth.signed_in(pages.report_errors(handler))
+        return auth.signed_in(report_errors(handler))
 
     return [
-        Route("/dashboard", pages.report_errors(pages.home), methods=["GET"]),
-        Route("/dashboard/", pages.report_errors(pages.home), methods=["GET"]),
+        Route("/dashboard", report_errors(pages.home), methods=["GET"]),
+        Route("/dashboard/", report_errors(pages.home), methods=["GET"]),
         Route("/dashboard/signin", auth.signin, methods=["POST"]),
         Route("/dashboard/signout", auth.signout, methods=["POST"]),
         Route("/dashboard/attribution", guard(pages.attribution), methods=["GET"]),

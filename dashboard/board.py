@@ -19,7 +19,7 @@ from typing import Any
 from babel.numbers import format_decimal
 from markupsafe import Markup
 
-from webleads.analytics import headers, reports, xlsx
+from webleads.analytics import headers, params, reports, xlsx
 from webleads.analytics.roi import roi
 from webleads.collector.store import Store
 
@@ -108,14 +108,10 @@ def _period(store: Store, first: date, model: str, outcome: str, steps: Sequence
 def gather(store: Store, month: date, model: str = DEFAULT_MODEL, outcome: str = DEFAULT_OUTCOME,
            steps: Sequence[str] = DEFAULT_STEPS, tz: str = reports.DEFAULT_TZ, site: str | None = None) -> Board:
     """Every section of the board report for the month starting on `month` and the month before."""
-    if model not in reports.MODELS:
-        raise reports.ReportError("bad_model", f"unknown model {model[:40]!r}; use one of: {', '.join(reports.MODELS)}")
-    if not outcome or len(outcome) > 100:
-        raise reports.ReportError("bad_outcome", "outcome must be an outcome name of at most 100 characters")
+    params.check_model(model)
+    params.check_outcome(outcome or "")  # the board needs one: its enrolments
     reports.zone(tz)
-    steps = list(steps) or list(DEFAULT_STEPS)
-    for step in steps:
-        reports.parse_step(step)
+    steps = params.check_steps(list(steps) or list(DEFAULT_STEPS))
     previous = (month - timedelta(days=1)).replace(day=1)
     return Board(month=_period(store, month, model, outcome, steps, tz, site),
                  previous=_period(store, previous, model, outcome, steps, tz, site),

@@ -14,11 +14,10 @@ from starlette.responses import Response
 
 from webleads.analytics import reports
 from webleads.collector.errors import error_response
-from webleads.collector.validate import Rejected
 
 from . import board, excel
+from .context import site_names
 from .i18n import Text
-from .pages import site_names
 from .render import language, page, secure
 
 
@@ -60,6 +59,6 @@ async def report_xlsx(request: Request) -> Response:
         asked, _ = _ask(request)
         found = await run_in_threadpool(_gather, request, asked)
     except reports.ReportError as exc:
-        return secure(error_response(Rejected(400, exc.code, exc.reason)))
+        return secure(error_response(exc))
     body = await run_in_threadpool(board.workbook, found, language(request))
     return excel.response(body, f"webleads-board-{asked['month']:%Y-%m}")

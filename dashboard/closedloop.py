@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 from webleads.analytics import formats, reports, sessions
 from webleads.analytics.declared import declared
 from webleads.analytics.links import link_list
+from webleads.analytics.params import check_roi_dimension
 from webleads.analytics.roi import ROI_DIMENSIONS, roi
 from webleads.collector.backoffice import check_costs, check_outcomes, known_leads, store_costs, store_outcomes
 from webleads.collector.errors import error_response
@@ -34,19 +35,15 @@ from webleads.collector.rows import utcnow
 from webleads.collector.shortlinks import QR_KINDS, LinkError, ShortLink, add_link, check_link, find_link, qr_code
 from webleads.collector.validate import Rejected
 
-from . import auth, data, excel, links, pages  # pages imports this module too: use pages.X only when called
-from .filters import Filters
+from . import auth, data, excel, links
+from .context import attribution_notes, common, read_filters
+from .downloads import csv_response
+from .filters import Filters, Problem
 from .i18n import Text
 from .render import language, page, secure, sql
 
 FEW_FOR_A_ROW = 5  # a cost per conversion over fewer credited conversions than this is mostly chance
 NO_ANSWER = "(no answer)"
-
-
-def csv_response(text: str, name: str) -> Response:
-    """As downloads.csv_response (which cannot be imported here: downloads imports pages, which imports this)."""
-    return secure(Response(text, media_type="text/csv; charset=utf-8",
-                           headers={"Content-Disposition": f'attachment; filename="{name}.csv"'}))
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -112,9 +109,11 @@ def matrix(report: reports.Report) -> dict[str, Any]:
 
 # --- pages -------------------------------------------------------------------------------------------
 async def roi_page(request: Request) -> Response:
-    f = pages.read_filters(request)
-    if f.by not in ROI_DIMENSIONS:
-        f.problems.append(f"by={f.by!r}")
+    f = read_filters(request)
+    try:
+        check_roi_dimension(f.by)
+    except reports.ReportError as exc:
+        f.problems.append(Problem(f"by={f.by!r}", exc))
     t = Text(language(request))
     store = request.app.state.store
 
@@ -122,7 +121,7 @@ async def roi_page(request: Request) -> Response:
         return roi_report(store, f), outcome_names(store), data.names(store, f)["conversion"]
 
     report, outcomes, conversions = await run_in_threadpool(compute)
-    notes = pages.attribution_notes(t, report, f.model)
+    notes = attribution_notes(t, report, f.model)
     if not any(r["cost"] for r in report):
         notes.append(t.gettext("No cost recorded for this period: add them with the form below or with "
                                "webleads cost import."))
@@ -130,15 +129,15 @@ async def roi_page(request: Request) -> Response:
     return page(request, "roi.html", report=report, by=roi_by(f), notes=notes, few=few, few_limit=FEW_FOR_A_ROW,
                 models=reports.MODELS, dimensions=ROI_DIMENSIONS, outcomes=outcomes, conversions=conversions,
                 today=date.today().isoformat(), saved=request.query_params.get("saved"),
-                **pages._common(request, f, "roi"))
+                **common(request, f, "roi"))
 
 
 async def roi_csv(request: Request) -> Response:
-    f = pages.read_filters(request)
+    f = read_filters(request)
     try:
         report = await run_in_threadpool(roi_report, request.app.state.store, f)
     except reports.ReportError as exc:
-        return secure(error_response(Rejected(400, exc.code, exc.reason)))
+        return secure(error_response(exc))
     name = "-".join(["webleads-roi", f.model, roi_by(f), f.start.isoformat(), f.end.isoformat()])
     return await _table(request, f, report, name, by=roi_by(f))
 
@@ -167,7 +166,7 @@ def _field(request: Request, fields: list[str]) -> str | None:
 
 
 async def declared_page(request: Request) -> Response:
-    f = pages.read_filters(request)
+    f = read_filters(request)
     store = request.app.state.store
 
     def compute() -> tuple[list[str], str | None, reports.Report | None, list[str]]:
@@ -179,16 +178,16 @@ async def declared_page(request: Request) -> Response:
     fields, field, report, outcomes = await run_in_threadpool(compute)
     return page(request, "declared.html", field=field, fields=fields, report=report,
                 table=matrix(report) if report is not None else None, outcomes=outcomes, no_answer=NO_ANSWER,
-                **pages._common(request, f, "declared"))
+                **common(request, f, "declared"))
 
 
 async def declared_csv(request: Request) -> Response:
-    f = pages.read_filters(request)
+    f = read_filters(request)
     field = (request.query_params.get("field") or "").strip()
     try:
         report = await run_in_threadpool(declared_report, request.app.state.store, f, field)
     except reports.ReportError as exc:
-        return secure(error_response(Rejected(400, exc.code, exc.reason)))
+        return secure(error_response(exc))
     return await _table(request, f, report, "-".join(["webleads-declared", f.start.isoformat(), f.end.isoformat()]))
 
 
@@ -240,7 +239,7 @@ def posted(handler: auth.Handler, back: str) -> auth.Handler:
 
 def _refused(request: Request, message: str, back: str, active: str, status: int = 400) -> Response:
     return page(request, "refused.html", status=status, message=message, back=back,
-                **pages._common(request, pages.read_filters(request), active))
+                **common(request, read_filters(request), active))
 
 
 def _saved(back: str, what: str) -> Response:
@@ -267,9 +266,9 @@ async def short_link_create(request: Request) -> Response:
     sites = request.app.state.collector.registry.sites
     site_name = form.get("site") or (sorted(sites)[0] if len(sites) == 1 else "")
     site = sites.get(site_name)
-    tags = {param: links.normalise(form.get(name, "")[:200]) or None for name, param in pages.FIELDS}
+    tags = {param: links.normalise(form.get(name, "")[:200]) or None for name, param in links.FIELDS}
     url, code = form.get("url", "").strip()[:2000], form.get("code", "").strip()[:40]
-    builder = {"site": site_name, "url": url, **{name: form.get(name, "")[:200] for name, _ in pages.FIELDS}}
+    builder = {"site": site_name, "url": url, **{name: form.get(name, "")[:200] for name, _ in links.FIELDS}}
     back = "/dashboard/links?" + urlencode({k: v for k, v in builder.items() if v})
     if site is None:
         return _refused(request, t.gettext("Choose one of the registered sites."), back, "links")

@@ -17,9 +17,9 @@ from webleads.collector.errors import error_response
 from webleads.collector.validate import Rejected
 
 from . import data, excel, overview
+from .context import read_filters
 from .filters import Filters
 from .i18n import Text
-from .pages import read_filters
 from .render import language, secure
 
 
@@ -40,7 +40,7 @@ async def _download(request: Request, make: Callable[[Any, Filters], tuple[Seque
     try:
         rows, columns, name = await run_in_threadpool(make, request.app.state.store, f)
     except reports.ReportError as exc:
-        return secure(error_response(Rejected(400, exc.code, exc.reason)))
+        return secure(error_response(exc))
     if request.url.path.endswith(".xlsx"):
         body = await run_in_threadpool(excel.table, Text(language(request)), f, rows, columns, name)
         return excel.response(body, name)

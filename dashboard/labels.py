@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from gettext import NullTranslations
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .i18n import Text
+
+class Words(Protocol):
+    """What the names need from i18n.Text (which builds them: this module does not import it back)."""
+
+    translations: NullTranslations
+
+    def gettext(self, message: str, **values: Any) -> str: ...
+
+    def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str: ...
+
+    def pgettext(self, context: str, message: str, **values: Any) -> str: ...
+
 
 NOT_SET, DIRECT, NONE = "(not set)", "(direct)", "(none)"
 
@@ -31,7 +42,7 @@ class Dimension:
 
 
 class Labels:
-    def __init__(self, t: Text) -> None:
+    def __init__(self, t: Words) -> None:
         self.t = t
         gettext, pgettext = t.gettext, t.pgettext  # the names pybabel extract looks for
         tr = t.translations  # the headings keep their %(model)s, filled by Dimension.intro

@@ -23,6 +23,9 @@ from webleads.collector.store import Store
 from .render import sql
 
 PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_content")
+# The builder's form fields and the tags they become.
+FIELDS = (("source", "utm_source"), ("medium", "utm_medium"), ("campaign", "utm_campaign"),
+          ("content", "utm_content"))
 _OUTSIDE = re.compile(r"[^a-z0-9._-]+")
 _SEPARATORS = re.compile(r"[-_.]+")
 # utm_medium values that GA4's default channel group recognises, in the order the form suggests them.

@@ -7,8 +7,6 @@ from charts.py. The CSV downloads (downloads.py) call the same data functions.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -19,37 +17,12 @@ from webleads.analytics import channels, reports
 
 from . import charts, closedloop, data, filters, links, overview
 from .auth import current
+from .context import attribution_notes, common, read_filters
 from .i18n import Text
 from .render import language, page, secure
 
 TOP_BARS = 12
 COMPARE_ROWS = 12
-
-
-def report_errors(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    """A parameter the reports refuse (one the filters could not foresee) is a 400 page saying why."""
-
-    @functools.wraps(handler)
-    async def answer(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except reports.ReportError as exc:
-            return page(request, "error.html", status=400, message=None, reason=exc.reason,
-                        **_common(request, read_filters(request), ""))
-
-    return answer
-
-
-def site_names(request: Request) -> list[str]:
-    return sorted(request.app.state.collector.registry.sites)
-
-
-def read_filters(request: Request) -> filters.Filters:
-    return filters.parse(request.query_params, site_names(request))
-
-
-def _common(request: Request, f: filters.Filters, active: str) -> dict[str, Any]:
-    return {"f": f, "sites": site_names(request), "active": active, "signed_in": True, "demo_sites": _demo(request, f)}
 
 
 # --- overview ----------------------------------------------------------------------------------------
@@ -65,7 +38,7 @@ async def home(request: Request) -> Response:
     prev = await run_in_threadpool(overview.compute, request.app.state.store, before)
     chart = charts.daily(ov.days, t.gettext("Visitors and conversions per day"), t.int, t.day, pair=t.pair)
     return page(request, "overview.html", ov=ov, chart=chart, dimensions=overview.TOP_DIMENSIONS, prev=prev,
-                before=before, **_common(request, f, "overview"))
+                before=before, **common(request, f, "overview"))
 
 
 # --- attribution ---------------------------------------------------------------------------------------
@@ -73,26 +46,6 @@ def _attribution(store: Any, f: filters.Filters) -> tuple[reports.Report, data.C
     main = data.attribution(store, f)
     return (main, data.compare(store, f, {f.model: main}), data.names(store, f)["conversion"],
             closedloop.outcome_names(store))
-
-
-def attribution_notes(t: Text, report: reports.Report, model: str) -> list[str]:
-    total = report.conversions or 0
-    notes = []
-    if total == 0:
-        notes.append(t.gettext("No conversion in this period: nothing to attribute."))
-    elif total < reports.FEW_CONVERSIONS:
-        notes.append(t.ngettext(
-            "Caution: only %(num)s conversion. With so few, a handful of leads more or less changes the order: "
-            "read the counts, not only the percentages.",
-            "Caution: only %(num)s conversions. With so few, a handful of leads more or less changes the order: "
-            "read the counts, not only the percentages.", total))
-    if model == "markov" and 0 < total < reports.FEW_FOR_MARKOV:
-        notes.append(t.ngettext(
-            "The Markov model estimates the chances of moving from one channel to another: with %(num)s "
-            "conversion its results are unstable. Compare it with the linear or position-based model.",
-            "The Markov model estimates the chances of moving from one channel to another: with %(num)s "
-            "conversions its results are unstable. Compare it with the linear or position-based model.", total))
-    return notes
 
 
 async def attribution(request: Request) -> Response:
@@ -111,7 +64,7 @@ async def attribution(request: Request) -> Response:
     return page(request, "attribution.html", report=main, chart=chart, comparison=comparison, dumbbell=dumbbell,
                 marks=[charts.key(k) for k in range(len(comparison.models))],
                 notes=notes, models=reports.MODELS, dimensions=reports.DIMENSIONS, conversions=conversions,
-                outcomes=outcomes, **_common(request, f, "attribution"))
+                outcomes=outcomes, **common(request, f, "attribution"))
 
 
 # --- funnels --------------------------------------------------------------------------------------------
@@ -151,7 +104,7 @@ async def funnel(request: Request) -> Response:
     rows += [{"kind": "pageview", "pattern": ""}] * max(1, 3 - len(rows))
     return page(request, "funnel.html", report=main, split=pivot(split, f.split, len(f.steps)) if split else None,
                 chart=chart, rows=rows, suggestions=suggestions, windows=filters.WINDOWS,
-                dimensions=reports.DIMENSIONS, step_kinds=reports.STEP_KINDS, **_common(request, f, "funnel"))
+                dimensions=reports.DIMENSIONS, step_kinds=reports.STEP_KINDS, **common(request, f, "funnel"))
 
 
 def drop_text(t: Text, lost: int | None, before: int | None) -> str:
@@ -174,14 +127,10 @@ async def leads(request: Request) -> Response:
     # (oldest first), the contract for programs; the rows are the same.
     return page(request, "leads.html", report=list(reversed(rows)), total=total,
                 conversions=suggestions["conversion"], channels=channels.CHANNELS, statuses=filters.STATUS_FILTERS,
-                **await closedloop.leads_extras(request), **_common(request, f, "leads"))
+                **await closedloop.leads_extras(request), **common(request, f, "leads"))
 
 
 # --- campaign links -----------------------------------------------------------------------------------
-FIELDS = (("source", "utm_source"), ("medium", "utm_medium"), ("campaign", "utm_campaign"),
-          ("content", "utm_content"))
-
-
 async def links_page(request: Request) -> Response:
     f = read_filters(request)
     t = Text(language(request))
@@ -191,13 +140,13 @@ async def links_page(request: Request) -> Response:
     q = request.query_params
     default_url = (sites[site].origins[0] + "/") if site and sites[site].origins else "https://"
     url = (q.get("url") or default_url).strip()[:2000]
-    raw = {name: (q.get(name) or "")[:200] for name, _ in FIELDS}
+    raw = {name: (q.get(name) or "")[:200] for name, _ in links.FIELDS}
     clean = {name: links.normalise(value) for name, value in raw.items()}
     messages: list[str] = []
     warnings: list[str] = []
     result = channel = None
     if any(raw.values()):
-        for name, param in FIELDS:
+        for name, param in links.FIELDS:
             if raw[name].strip() and raw[name].strip() != clean[name]:
                 messages.append(t.gettext("“%(raw)s” becomes “%(clean)s”.", raw=raw[name].strip(), clean=clean[name]))
             near = links.looks_like(clean[name], seen.get(param, []))
@@ -207,17 +156,11 @@ async def links_page(request: Request) -> Response:
         if not all(clean[name] for name in ("source", "medium", "campaign")):
             warnings.append(t.gettext("Give the page address, the source, the medium and the campaign."))
         else:
-            result = links.build(url, {param: clean[name] for name, param in FIELDS})
+            result = links.build(url, {param: clean[name] for name, param in links.FIELDS})
             if result is None:
                 warnings.append(t.gettext("The address must start with http:// or https://."))
             else:
                 channel = await run_in_threadpool(channels.channel, clean["source"], clean["medium"], clean["campaign"])
     return page(request, "links.html", site=site, url=url, raw=raw, clean=clean, seen=seen, result=result,
                 channel=channel, messages=messages, warnings=warnings, mediums=links.MEDIUMS,
-                **await closedloop.links_extras(request, f, site), **_common(request, f, "links"))
-
-
-def _demo(request: Request, f: filters.Filters) -> list[str]:
-    """The demo sites among those the page shows: `webleads demo` data is synthetic, and every page says so."""
-    registry = request.app.state.collector.registry
-    return [name for name in ([f.site] if f.site else site_names(request)) if registry.is_demo(name)]
+                **await closedloop.links_extras(request, f, site), **common(request, f, "links"))

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from webleads.analytics import reports
 from webleads.collector.privacy import facts_for, notice
 
-from . import pages
+from .context import common, read_filters, site_names
 from .render import language, page
 
 
@@ -30,11 +30,11 @@ def notices(collector: Any, names: list[str], lang: str) -> list[tuple[str, str,
 
 
 async def privacy(request: Request) -> Response:
-    f = pages.read_filters(request)
-    names = pages.site_names(request)
+    f = read_filters(request)
+    names = site_names(request)
     asked = request.query_params.get("site")
     if asked and asked not in names:
         raise reports.ReportError("bad_site", f"no site named {asked[:64]!r}")
     shown = [asked] if asked else names
     found = await run_in_threadpool(notices, request.app.state.collector, shown, language(request))
-    return page(request, "privacy.html", notices=found, **pages._common(request, f, "privacy"))
+    return page(request, "privacy.html", notices=found, **common(request, f, "privacy"))

@@ -283,6 +283,14 @@ def visit(chromium: Any) -> Iterator[Callable[..., Visit]]:
     assert not errors, f"the page threw: {errors}"
 
 
+def local_storage(v, origin: str) -> dict[str, str]:
+    """The localStorage a visit (what the `visit` fixture gives) left for one origin."""
+    for entry in v.storage()["origins"]:
+        if entry["origin"] == origin:
+            return {item["name"]: item["value"] for item in entry["localStorage"]}
+    return {}
+
+
 def served_size(collector: Server) -> tuple[int, int]:
     """Bytes of /s.js as served, raw and gzip -9."""
     body = httpx.get(collector.url + "/s.js", timeout=5).content

@@ -10,8 +10,7 @@ import re
 import httpx
 import pytest
 
-from .conftest import Collector, Pages, html
-from .test_privacy import local_storage
+from .conftest import Collector, Pages, html, local_storage
 
 pytestmark = pytest.mark.browser
 

@@ -9,20 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from .conftest import Collector, Pages, html
+from .conftest import Collector, Pages, html, local_storage
 
 pytestmark = pytest.mark.browser
 
 ID = re.compile(r"^\d{13}-[0-9.e-]+$")
 FORM = """<form id="inscription" data-webleads-capture="formation"><input name="formation" value="mooc">
 <button>OK</button></form><script>document.forms[0].onsubmit = e => e.preventDefault()</script>"""
-
-
-def local_storage(v, origin: str) -> dict[str, str]:
-    for entry in v.storage()["origins"]:
-        if entry["origin"] == origin:
-            return {item["name"]: item["value"] for item in entry["localStorage"]}
-    return {}
 
 
 def test_nothing_is_stored_before_consent_then_the_id_then_its_removal(collector: Collector, pages: Pages,

@@ -144,9 +144,9 @@ def test_backup_and_restore_under_a_service_run_as_its_own_user(service_user: pw
             # the service's user, from / and without WEBLEADS_DB: the settings file leads to the collector
             listed = command("site", "list", cwd=Path("/"), env=env, as_user=run_as)
             assert listed.returncode == 0 and listed.stdout.startswith("ecloserie"), listed.stderr
-            # the README's cron line: dated backups in a folder of the service's user, rotated
+            # the guide's cron line (docs/deployment.md): dated backups in a folder of the service's user, rotated
             backups = home / "backups"
-            cron = [str(backups) if a == "/var/backups/webleads" else a for a in readme_block("cron").split()[7:-1]]
+            cron = [str(backups) if a == "/var/backups/webleads" else a for a in guide_block("cron").split()[7:-1]]
             for _ in range(2):
                 done = command(*cron, cwd=Path("/"), env=env, as_user=run_as)
                 assert done.returncode == 0 and "(5 events)" in done.stdout, done.stderr
@@ -167,7 +167,7 @@ def test_backup_and_restore_under_a_service_run_as_its_own_user(service_user: pw
                               content=f'{{"site":"ecloserie","url":"{ORIGIN}/late"}}').status_code == 204
         finally:
             assert server.stop() in (0, -15)  # uvicorn re-raises the SIGTERM it handled
-        restored = command("restore", str(latest), cwd=tmp_path, env=env)  # as root, as the README says
+        restored = command("restore", str(latest), cwd=tmp_path, env=env)  # as root, as docs/deployment.md says
         assert restored.returncode == 0 and "Restored 5 events" in restored.stdout, restored.stderr
         assert (db.stat().st_uid, db.stat().st_gid) == (user.pw_uid, user.pw_gid)
         assert stat.S_IMODE(db.stat().st_mode) == 0o600
@@ -186,20 +186,19 @@ def test_backup_and_restore_under_a_service_run_as_its_own_user(service_user: pw
         shutil.rmtree(home, ignore_errors=True)
 
 
-# --- the README's deployment examples, checked by the tools that will read them ------------------------
-README = Path(__file__).resolve().parents[2] / "README.md"
+# --- the deployment guide's examples, checked by the tools that will read them ---------------------------
+DEPLOYMENT = Path(__file__).resolve().parents[2] / "docs" / "deployment.md"
 
 
-def readme_block(lang: str) -> str:
-    """The first ```LANG block of the README's "Running it for years" section."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Running it for years"):]
-    start = section.index(f"```{lang}\n") + len(lang) + 4
-    return section[start:section.index("```", start)]
+def guide_block(lang: str) -> str:
+    """The first ```LANG block of docs/deployment.md (the server's guide)."""
+    text = DEPLOYMENT.read_text(encoding="utf-8")
+    start = text.index(f"```{lang}\n") + len(lang) + 4
+    return text[start:text.index("```", start)]
 
 
 def test_the_cron_line_is_the_tested_backup_command() -> None:
-    fields = readme_block("cron").split()
+    fields = guide_block("cron").split()
     # minute hour day month weekday user command...: the line run by the service test, with its paths
     assert fields[:6] == ["17", "3", "*", "*", "*", "webleads"] and fields[6] == "/usr/local/bin/webleads"
     assert fields[7:] == ["backup", "--into", "/var/backups/webleads", "--keep-daily", "7", "--keep-weekly", "4",
@@ -209,9 +208,9 @@ def test_the_cron_line_is_the_tested_backup_command() -> None:
 def test_the_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
-    unit = readme_block("ini")
+    unit = guide_block("ini")
     assert "ExecStart=/opt/webleads/bin/webleads serve" in unit and "User=webleads" in unit
-    # verify wants the program it names to exist: the README's path, or a stand-in where it is absent
+    # verify wants the program it names to exist: the guide's path, or a stand-in where it is absent
     program = Path("/opt/webleads/bin/webleads")
     if not program.exists():
         program = tmp_path / "webleads"
@@ -229,7 +228,7 @@ def test_the_nginx_example_passes_nginx_t(tmp_path: Path) -> None:
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     if nginx is None:
         pytest.skip("nginx is not installed (apt-get install nginx; .ci/run installs it)")
-    (tmp_path / "webleads").write_text(readme_block("nginx"))
+    (tmp_path / "webleads").write_text(guide_block("nginx"))
     # the server block goes in http {}, as sites-enabled/ does in Debian's nginx.conf
     (tmp_path / "nginx.conf").write_text(f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
                                          f"http {{\n    include {tmp_path}/webleads;\n}}\n")
@@ -242,7 +241,7 @@ def test_the_caddy_example_validates(tmp_path: Path) -> None:
     caddy = shutil.which("caddy")
     if caddy is None:
         pytest.skip("caddy is not installed (apt-get install caddy; .ci/run installs it)")
-    (tmp_path / "Caddyfile").write_text(readme_block("caddy"))
+    (tmp_path / "Caddyfile").write_text(guide_block("caddy"))
     home = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
     result = subprocess.run([caddy, "validate", "--adapter", "caddyfile", "--config", str(tmp_path / "Caddyfile")],
                             capture_output=True, text=True, timeout=60, env={**os.environ, **home})

@@ -19,54 +19,7 @@ from webleads.collector.fileformat import STORAGE_VERSION
 from webleads.collector.store import Store
 
 from conftest import ORIGIN, Server, webleads
-from test_ingest import make_mmdb
-
-
-async def pixel_load(url: str, count: int, concurrency: int, stop_after: float | None = None,
-                     acked: set[str] | None = None) -> set[str]:
-    """Send `count` pixel events named n0..n{count-1}; return (and fill) the names answered 200."""
-    acked = set() if acked is None else acked
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(count):
-        queue.put_nowait(i)
-    started = time.monotonic()
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            if stop_after is not None and time.monotonic() - started > stop_after:
-                return
-            i = queue.get_nowait()
-            try:
-                r = await client.get(url + "/p.gif", params={"site": "ecloserie", "type": "event", "name": f"n{i}"})
-            except httpx.HTTPError:
-                continue
-            if r.status_code == 200:
-                acked.add(f"n{i}")
-
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-    return acked
-
-
-def run_async(coro: Any) -> Any:
-    """asyncio.run in a thread of its own: another test module's Playwright (sync API) may keep an event
-    loop running in the main thread."""
-    result: list[Any] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(asyncio.run(coro))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return result[0]
+from support import make_mmdb, pixel_load, run_async
 
 
 def stored_names(db: Path) -> set[str]:

@@ -10,9 +10,8 @@ import pytest
 from webleads.collector.enrich import bot_pattern
 
 from conftest import ORIGIN, Server, webleads
+from support import CHROME, make_mmdb
 
-CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-          "Chrome/131.0.0.0 Safari/537.36")
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
           "Version/17.5 Mobile/15E148 Safari/604.1")
 
@@ -20,20 +19,6 @@ IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/60
 def post(server: Server, body: str, **headers: str) -> httpx.Response:
     hdrs = {"Origin": ORIGIN, "Content-Type": "text/plain", "User-Agent": CHROME, **headers}
     return httpx.post(server.url + "/e", content=body, headers=hdrs)
-
-
-def make_mmdb(path: Path) -> Path:
-    from mmdb_writer import MMDBWriter
-    from netaddr import IPSet
-
-    writer = MMDBWriter(ip_version=6, database_type="GeoLite2-City", languages=["en", "fr"], ipv4_compatible=True)
-    writer.insert_network(IPSet(["203.0.113.0/24"]), {
-        "country": {"iso_code": "FR", "names": {"en": "France", "fr": "France"}},
-        "subdivisions": [{"iso_code": "ARA", "names": {"en": "Auvergne-Rhone-Alpes", "fr": "Auvergne-Rhône-Alpes"}}],
-        "city": {"names": {"en": "Lyon", "fr": "Lyon"}}})
-    writer.insert_network(IPSet(["198.51.100.0/24"]), {"country": {"iso_code": "BE", "names": {"en": "Belgium"}}})
-    writer.to_db_file(str(path))
-    return path
 
 
 def test_beacon_is_stored_with_its_enrichment(server: Server) -> None:

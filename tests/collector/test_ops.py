@@ -18,8 +18,7 @@ from webleads.collector.rows import COLUMN_NAMES
 from webleads.collector.store import EVENT_COLUMNS, Store
 
 from conftest import ORIGIN, Server, webleads
-from test_durability import pixel_load, run_async
-from test_ingest import CHROME, make_mmdb
+from support import CHROME, make_mmdb, metric, pixel_load, run_async
 
 
 def row(event_id: str, ts: datetime, site: str = "ecloserie") -> tuple[object, ...]:
@@ -120,13 +119,6 @@ def test_backup_while_pixels_arrive_then_restore(server: Server, tmp_path: Path)
         assert store.query("SELECT count(*) AS n FROM event_log") == [{"n": backed_up}]
     finally:
         store.close()
-
-
-def metric(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return 0.0
 
 
 def test_metrics_move_with_accepted_rejected_and_bots(server: Server) -> None:

@@ -20,14 +20,13 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
-from test_ops import metric
 
 from webleads.collector.journal import Journal
 from webleads.collector.rows import COLUMN_NAMES
 from webleads.collector.store import EVENT_COLUMNS, Store
 
 from conftest import ORIGIN, Server, webleads
-from test_ingest import CHROME, make_mmdb
+from support import CHROME, make_mmdb, metric
 
 BEACON = {"Origin": ORIGIN, "Content-Type": "text/plain", "User-Agent": CHROME}
 

@@ -37,14 +37,14 @@ def strings(message: Message) -> list[str]:
 
 
 def test_the_pot_is_up_to_date_with_the_sources(tmp_path: Path) -> None:
-    """A word added to a template or a module without `pybabel extract` fails here (see the README)."""
+    """A word added to a template or a module without `pybabel extract` fails here (docs/architecture.md)."""
     fresh = tmp_path / "messages.pot"
     CommandLineInterface().run(["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-o", str(fresh),
                                 "--no-wrap", str(ROOT / "dashboard")])
     extracted = ids(fresh)
     assert len(extracted) > 100
     committed = ids(POT)
-    assert extracted - committed == set(), "new words: run pybabel extract and update (README, Dashboard)"
+    assert extracted - committed == set(), "new words: run pybabel extract and update (docs/architecture.md)"
     assert committed - extracted == set(), "words no longer used: run pybabel extract and update"
 
 
