@@ -7,6 +7,6 @@
 - markov.py: the absorbing-chain solve of the Markov model;
 - formats.py: table, CSV (formula cells neutralised) and JSON output;
 - transfer.py: import files, Parquet export; demo.py: synthetic traffic;
-- cli.py, api.py: the commands and the /api/v1 routes;
+- api.py: the /api/v1 routes (the commands are in the command line, cli/reports.py);
 - sql/: every query, in files named after what runs them.
 """

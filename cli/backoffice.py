@@ -20,12 +20,12 @@ from webleads.collector.backoffice import (
 )
 from webleads.collector.validate import Rejected
 
-from .cli import Env, db_option
+from .env import Env, db_option
 
 
-def _read(file: str, columns: tuple[str, ...], required: tuple[str, ...]) -> tuple[list, set[str]]:
+def _read(file: str, path: str, columns: tuple[str, ...], required: tuple[str, ...]) -> tuple[list, set[str]]:
     try:
-        with open(file, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh:
             return read_csv(fh.read(), columns, required)
     except UnicodeDecodeError:
         raise click.ClickException(f"{file} is not UTF-8 text (save it as 'CSV UTF-8' in the spreadsheet)") from None
@@ -57,7 +57,7 @@ def cost_import(env: Env, file: str, site: str | None) -> None:
     or a dot before the cents). A day and campaign imported again replaces the earlier cost."""
     if site is not None and env.registry.get(site) is None:
         raise click.ClickException(f"no site named {site!r} (registered: {', '.join(env.registry.sites) or 'none'})")
-    records, unknown = _read(file, COST_COLUMNS, COST_COLUMNS)
+    records, unknown = _read(file, env.path(file), COST_COLUMNS, COST_COLUMNS)
     checked = check_costs(records, site or "")
     store_costs(env.store, checked.rows)
     _summary(env, file, checked, "cost line(s) stored", unknown, COST_COLUMNS)
@@ -77,7 +77,7 @@ def outcome_import(env: Env, file: str) -> None:
     """Record outcomes from a CSV FILE with the columns lead_id,outcome,value[,ts] (lead_id from
     `webleads report leads`; value in euros, optional; ts, optional, when it happened). Nothing stored
     changes: each lead's latest outcome (by ts) is the one reports use."""
-    records, unknown = _read(file, OUTCOME_COLUMNS, ("lead_id", "outcome"))
+    records, unknown = _read(file, env.path(file), OUTCOME_COLUMNS, ("lead_id", "outcome"))
     checked = check_outcomes(records, lambda ids: known_leads(env.store, ids))
     store_outcomes(env.store, checked.rows, "import")
     _summary(env, file, checked, "outcome(s) recorded", unknown, OUTCOME_COLUMNS)

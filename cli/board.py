@@ -1,6 +1,6 @@
 """`webleads report board`: the board report of a month (dashboard/board.py) written to a file, an Excel
-workbook (one sheet per section) or one HTML page to open or print. Registered on the `report` group by
-webleads/cli.py: the analytics' commands cannot reach the dashboard, this package can."""
+workbook (one sheet per section) or one HTML page to open or print. Listed in the `report` group
+(cli/reports.py); the command line may use the dashboard's code, the analytics may not."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from webleads.analytics import headers, reports
-from webleads.analytics.cli import write_file
 from webleads.dashboard import board
 
-from .cli import Env, db_option
+from .env import Env, db_option
+from .reports import write_file
 
 
 @click.command("board")
@@ -44,5 +44,5 @@ def report_board(env: Env, month: str | None, out: str, model: str, outcome: str
         found = board.gather(env.store, first, model=model, outcome=outcome, steps=steps, tz=tz, site=site)
     except reports.ReportError as exc:
         raise click.ClickException(exc.reason) from None
-    write_file(out, board.workbook(found, lang) if suffix == ".xlsx" else board.html(found, lang).encode())
+    write_file(env.path(out), board.workbook(found, lang) if suffix == ".xlsx" else board.html(found, lang).encode())
     env.echo(f"Board report for {first:%Y-%m} written to {out}")

@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from webleads.analytics import formats, headers, reports
-from webleads.analytics.cli import emit, output_format
 from webleads.analytics.links import link_list
 from webleads.collector.rows import utcnow
 from webleads.collector.shortlinks import LinkError, ShortLink, add_link, check_link, find_link, qr_code
 
-from .cli import Env, db_option
+from .env import Env, db_option
+from .reports import emit, output_format
 
 
 @click.group()
@@ -71,10 +71,10 @@ def link_qr(env: Env, code: str, out: str, collector_url: str | None) -> None:
         raise click.ClickException(f"--collector {base!r} must start with http:// or https://")
     url = f"{base}/r/{code}"
     try:
-        Path(out).write_bytes(qr_code(url, suffix[1:]))
+        Path(env.path(out)).write_bytes(qr_code(url, suffix[1:]))
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
-    env.echo(f"QR code of {url} written to {Path(out).resolve()}")
+    env.echo(f"QR code of {url} written to {Path(env.path(out)).resolve()}")
 
 
 @link.command("list")

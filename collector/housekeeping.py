@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import ops
+from . import ops, optout
 from .journal import SUFFIX as JOURNAL_SUFFIX
 from .quiet import QuietWatch
 from .registry import check_token
@@ -160,8 +160,6 @@ async def metrics(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    from . import optout  # it answers with app.py's error shape, and app.py imports this module
-
     return [Route("/metrics", metrics, methods=["GET"]), *optout.routes()]
 
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .app import error_response
+from .errors import error_response
 from .optcheck import CHECK_PARAM, Check
 from .validate import Rejected
 

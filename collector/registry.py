@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import re
@@ -14,7 +15,6 @@ from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import duckdb
-from starlette.concurrency import run_in_threadpool
 
 from .enrich import SiteConfig
 from .rows import StoreClosed, utcnow
@@ -144,7 +144,7 @@ class Registry:
         return self._salts.get(now.date())
 
     async def salt_async(self, now: datetime) -> bytes:
-        return await run_in_threadpool(self.salt_for, now)
+        return await asyncio.to_thread(self.salt_for, now)
 
     def forget_old_salts(self, now: datetime) -> int:
         """Delete the salts older than yesterday (run at start and just after each midnight UTC, so a

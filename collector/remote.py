@@ -5,18 +5,22 @@ socket, `cli.sock`, in its private run directory (mode 0700, made at start; the 
 link sockets are there too), never on the public port. It writes `<db>.serve.json` beside the database
 (mode 0600, created exclusively and put in place by a rename, so a file or link planted there
 beforehand is replaced, never written through): the socket's path, a random secret and its pid. A
-command that finds the database locked checks that the serve file, the run directory and the socket
-belong to the user running it (or refuses, naming the user to run it as), then sends its arguments
-and the secret; the collector runs the same click command in-process, on its own store, and answers
-the output and exit code.
+command that finds a serve file for its database checks that the serve file, the run directory and the
+socket belong to the user running it (or refuses, naming the user to run it as), then sends its parsed
+options and the secret; the collector runs the same click command in-process, on its own store, and
+streams its output back while it runs.
 
-Frames on the socket are a 4-byte big-endian length and a JSON object: the command
-{"secret", "argv", "tty"}, then the answer {"exit_code", "stdout", "stderr"}.
+Frames on the socket are a 4-byte big-endian length and a JSON object. The caller sends one: {"secret",
+"command" (the names of the command, e.g. ["report", "attribution"]), "params" (its options as the
+caller's click parsed them), "cwd" (where the caller's file names are), "tty", "tty_err" (whether its
+stdout and stderr are terminals)}. The collector answers as the command runs: {"stdout": text} and
+{"stderr": text} frames as it writes, then {"exit_code": n}.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -28,7 +32,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -96,10 +100,11 @@ def remove_serve_file(db: str, info: ServeInfo | None) -> None:
 
 # --- the collector's side ---------------------------------------------------------------------------
 class CommandChannel:
-    """Serves commands on a unix socket; `run(argv, tty)` returns (exit code, stdout, stderr). Plain
-    threads: commands are rare, and one may run for minutes (an import) without holding the loop."""
+    """Serves commands on a unix socket. `run(request, out, err)` runs one and returns its exit code; what
+    it writes to `out` and `err` reaches the caller as it is written. Plain threads: commands are rare,
+    and one may run for minutes (an import) without holding the loop."""
 
-    def __init__(self, path: str, secret: str, run: Callable[[list[str], bool], tuple[int, str, str]]) -> None:
+    def __init__(self, path: str, secret: str, run: Callable[[dict[str, Any], IO[str], IO[str]], int]) -> None:
         self.path = path
         self.secret = secret.encode()
         self.run = run
@@ -132,28 +137,36 @@ class CommandChannel:
             with conn:
                 conn.settimeout(REQUEST_SECONDS)
                 try:
-                    answer = self._answer(_read_frame(conn, MAX_REQUEST))
+                    request = self._request(_read_frame(conn, MAX_REQUEST))
                 except (OSError, ValueError) as exc:  # cut short, too large, or not a frame
-                    answer = _error(f"bad request on the command channel: {exc}")
+                    request = f"bad request on the command channel: {exc}"
                 conn.settimeout(None)
-                with contextlib.suppress(OSError):  # the command went away: nobody to tell
-                    conn.sendall(_frame(answer))
+                sender = _Sender(conn)
+                if isinstance(request, str):
+                    sender.send({"stderr": f"Error: {request}\n"})
+                    code = 2
+                else:
+                    code = self.run(request, sender.stream("stdout", bool(request.get("tty"))),
+                                    sender.stream("stderr", bool(request.get("tty_err"))))
+                sender.send({"exit_code": code})
         finally:
             with self.lock:
                 self.handlers.discard(threading.current_thread())
 
-    def _answer(self, payload: bytes) -> dict[str, Any]:
+    def _request(self, payload: bytes) -> dict[str, Any] | str:
+        """The request, or why it is refused."""
         try:
             request = orjson.loads(payload)
             given = str(request["secret"]).encode("utf-8", "surrogatepass")
-            argv = [str(a) for a in request["argv"]]
-            tty = bool(request.get("tty", False))
+            command, params = request["command"], request["params"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            return _error("expected {secret, argv, tty} on the command channel")
+            return "expected {secret, command, params, cwd, tty} on the command channel"
         if not secrets.compare_digest(given, self.secret):  # bytes: any text compares, none raises
-            return _error("wrong local secret on the command channel (is <db>.serve.json current?)")
-        code, out, err = self.run(argv, tty)
-        return {"exit_code": code, "stdout": out, "stderr": err}
+            return "wrong local secret on the command channel (is <db>.serve.json current?)"
+        if not isinstance(command, list) or not all(isinstance(c, str) for c in command) or \
+                not isinstance(params, dict) or not isinstance(request.get("cwd", "/"), str):
+            return "expected a command (a list of names), its params (an object) and cwd (a folder)"
+        return dict(request)
 
     def close(self, timeout: float = CLOSE_SECONDS) -> None:
         """Take no more commands; let the running ones finish (up to `timeout`), before the store closes."""
@@ -168,8 +181,46 @@ class CommandChannel:
             thread.join(timeout)
 
 
-def _error(reason: str) -> dict[str, Any]:
-    return {"exit_code": 2, "stdout": "", "stderr": f"Error: {reason}\n"}
+class _Sender:
+    """Frames to the caller, one write at a time. A caller gone (Ctrl+C) gets no more; the command runs on
+    to its end, so that an import is not cut in the middle of a batch."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+        self.gone = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        with self.lock:
+            if self.gone:
+                return
+            try:
+                self.conn.sendall(_frame(message))
+            except OSError:
+                self.gone = True
+
+    def stream(self, key: str, tty: bool) -> IO[str]:
+        return _Stream(self, key, tty)
+
+
+class _Stream(io.TextIOBase):
+    """A text stream whose writes go to the caller's stdout or stderr; a terminal if the caller's is."""
+
+    def __init__(self, sender: _Sender, key: str, tty: bool) -> None:
+        self.sender = sender
+        self.key = key
+        self.tty = tty
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        if text:
+            self.sender.send({self.key: text})
+        return len(text)
 
 
 def _frame(message: dict[str, Any]) -> bytes:
@@ -224,17 +275,40 @@ def check_channel(info: ServeInfo) -> None:
         raise ChannelRefused(f"{path} is not a collector's private command socket; stop whatever made it")
 
 
-def call_collector(info: ServeInfo, argv: list[str], tty: bool, timeout: float = 3600) -> dict[str, Any]:
-    """Send a command to the running collector; ChannelRefused or OSError if it cannot be done."""
+def open_channel(info: ServeInfo, timeout: float = 3600) -> socket.socket | None:
+    """A connection to the collector named in the serve file, or None when that collector is gone (its
+    socket removed, or nobody listening: it was killed). ChannelRefused if the channel is not to be trusted."""
+    if not os.path.lexists(info.socket):
+        return None
     check_channel(info)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.settimeout(timeout)
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(timeout)
+    try:
         conn.connect(info.socket)
-        conn.sendall(_frame({"secret": info.secret, "argv": argv, "tty": tty}))
-        try:
-            answer = orjson.loads(_read_frame(conn, None))
-        except (ValueError, orjson.JSONDecodeError) as exc:
-            raise OSError(f"the collector's answer was cut short ({exc})") from None
-    if not isinstance(answer, dict):
-        raise OSError("the collector's answer is not an object")
-    return answer
+    except (ConnectionRefusedError, FileNotFoundError):
+        conn.close()
+        return None
+    except OSError:
+        conn.close()
+        raise
+    return conn
+
+
+def call_collector(conn: socket.socket, info: ServeInfo, request: dict[str, Any],
+                   output: Callable[[str, str], None]) -> int:
+    """Send a command on an open channel; `output(key, text)` gets its stdout and stderr as they come.
+    Returns its exit code; OSError if the collector went away before the end."""
+    with conn:
+        conn.sendall(_frame({**request, "secret": info.secret}))
+        while True:
+            try:
+                message = orjson.loads(_read_frame(conn, None))
+            except (ValueError, orjson.JSONDecodeError) as exc:
+                raise OSError(f"the collector's answer was cut short ({exc})") from None
+            if not isinstance(message, dict):
+                raise OSError("the collector's answer is not an object")
+            if "exit_code" in message:
+                return int(message["exit_code"])
+            for key in ("stdout", "stderr"):
+                if isinstance(message.get(key), str):
+                    output(key, message[key])

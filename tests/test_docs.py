@@ -83,9 +83,9 @@ def commands_in(code: str, where: str) -> Iterator[Shown]:
         for position, t in enumerate(rest):
             word = t if t == "..." else t.rstrip(",.:;)")
             at_path = position == len(path) and isinstance(group, click.Group) and not any_below
-            if at_path and word in group.commands:
+            if at_path and subcommand(group, word) is not None:
                 path.append(word)
-                group = group.commands[word]
+                group = subcommand(group, word)  # type: ignore[assignment]
                 continue
             if at_path and (word == "..." or word.isupper()):  # `webleads COMMAND --help`, `webleads report ...`
                 any_below = bool(path) or word == "..."
@@ -107,12 +107,15 @@ def shown_commands(files: list[Path]) -> list[Shown]:
     return found
 
 
+def subcommand(group: click.Command, name: str) -> click.Command | None:
+    """A group's command by name (get_command: the CLI imports a command's module when it is asked for)."""
+    return group.get_command(click.Context(group), name) if isinstance(group, click.Group) else None
+
+
 def find(path: tuple[str, ...]) -> click.Command | None:
-    command: click.Command = cli
+    command: click.Command | None = cli
     for name in path:
-        if not isinstance(command, click.Group) or name not in command.commands:
-            return None
-        command = command.commands[name]
+        command = subcommand(command, name) if command is not None else None
     return command
 
 
@@ -134,7 +137,8 @@ def problems(shown: list[Shown]) -> list[str]:
             out.append(f"{s.where}: `webleads {' '.join(s.path)}` is no command")
             continue
         if s.any_below and isinstance(command, click.Group):
-            known = set().union(*(option_names(c) for c in command.commands.values()), option_names(command))
+            below = [subcommand(command, name) for name in command.list_commands(click.Context(command))]
+            known = set().union(*(option_names(c) for c in below if c is not None), option_names(command))
         else:
             known = option_names(command)
         out.extend(f"{s.where}: `webleads {' '.join(s.path)}` has no option {o}" for o in s.options

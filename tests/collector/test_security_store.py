@@ -330,6 +330,8 @@ def serve_info(server: Server) -> dict[str, Any]:
 
 
 def ask_channel(path: str, message: bytes) -> dict[str, Any]:
+    """Send one request frame; gather the answer's frames (stdout and stderr as they came, the exit code)."""
+    answer: dict[str, Any] = {"stdout": "", "stderr": ""}
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(30)
         sock.connect(path)
@@ -337,7 +339,13 @@ def ask_channel(path: str, message: bytes) -> dict[str, Any]:
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
-    return dict(json.loads(data[4:4 + int.from_bytes(data[:4], "big")]))
+    while data:
+        size = int.from_bytes(data[:4], "big")
+        frame = json.loads(data[4:4 + size])
+        data = data[4 + size:]
+        for key, value in frame.items():
+            answer[key] = answer[key] + value if key in ("stdout", "stderr") else value
+    return answer
 
 
 def test_the_command_channel_is_not_on_the_public_port(server: Server) -> None:
@@ -351,10 +359,12 @@ def test_the_command_channel_is_not_on_the_public_port(server: Server) -> None:
     assert stat.S_ISSOCK(channel.stat().st_mode) and channel.stat().st_uid == os.getuid()
     assert stat.S_IMODE(channel.parent.stat().st_mode) == 0o700
     # a wrong secret, a non-ASCII one, a malformed request: refused, never a traceback
-    refused = ask_channel(str(channel), json.dumps({"secret": "é" * 10, "argv": ["site", "list"]}).encode())
+    refused = ask_channel(str(channel), json.dumps({"secret": "é" * 10, "command": ["site", "list"],
+                                                "params": {}}).encode())
     assert refused["exit_code"] != 0 and "secret" in refused["stderr"]
     assert ask_channel(str(channel), b"\xff{not json")["exit_code"] != 0
-    ok = ask_channel(str(channel), json.dumps({"secret": info["secret"], "argv": ["site", "list"]}).encode())
+    ok = ask_channel(str(channel), json.dumps({"secret": info["secret"], "command": ["site", "list"],
+                                               "params": {}}).encode())
     assert ok["exit_code"] == 0 and "ecloserie" in ok["stdout"]
     server.stop()
     assert "Traceback" not in server.log()

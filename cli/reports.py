@@ -1,7 +1,8 @@
 """Report, import, export and demo commands (registered on the `webleads` group).
 
 Every command works on env.store / env.registry, so it runs the same on the database file and inside a
-running collector (webleads/cli.py forwards it there). Output goes through env.echo only.
+running collector (cli/channel.py forwards it there). Output goes through env.echo only; files named by
+the caller are opened through env.path.
 """
 
 from __future__ import annotations
@@ -13,25 +14,20 @@ from typing import Any
 
 import click
 
-from webleads.cli import Env, db_option
+from webleads.analytics import demo as demo_traffic
+from webleads.analytics import formats, headers, params, reports, sessions, transfer, xlsx
+from webleads.analytics.declared import declared
+from webleads.analytics.roi import ROI_DIMENSIONS, roi
+from webleads.collector.registry import RegistryError
 
-from . import demo as demo_traffic
-from . import formats, headers, params, reports, sessions, transfer, xlsx
-from .declared import declared
-from .roi import ROI_DIMENSIONS, roi
+from .env import Env, db_option
+from .lazy import LazyGroup
+from .progress import Progress, count_lines
 
 _REPORT_HELP = ("Days are local to --tz (default Europe/Paris); --to is included. Bots are left out unless "
                 "--include-bots, and conversions the site rejected (a status other than submitted or sent: "
                 "invalid, unaccepted, spam, aborted, failed) unless --include-rejected. --format defaults to "
                 "table on a terminal, csv when piped.")
-
-
-def register(group: click.Group) -> None:
-    """Add the analytics commands to the `webleads` group."""
-    group.add_command(report)
-    group.add_command(import_command)
-    group.add_command(export)
-    group.add_command(demo)
 
 
 def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -100,7 +96,7 @@ def _run(env: Env, data_dir: str | None, fmt: str | None, make: Callable[[Any], 
     try:
         if data_dir:
             try:
-                conn = sessions.open_dataset(data_dir)
+                conn = sessions.open_dataset(env.path(data_dir))
             except (ValueError, OSError) as exc:
                 raise click.ClickException(str(exc)) from None
             try:
@@ -138,7 +134,7 @@ def emit(env: Env, result: reports.Report, fmt: str | None, out: str | None = No
         else:
             body = (formats.to_table(result, result.columns) + "\n" if fmt == "table"
                     else formats.to_csv(result, result.columns)).encode()
-        write_file(out, body)
+        write_file(env.path(out), body)
         env.echo(f"{len(result)} row(s) written to {out}")
         for note in result.notes:
             _to_stderr(env, f"Note: {note}")
@@ -175,7 +171,13 @@ def _to_stderr(env: Env, text: str) -> None:
         env.echo(text, err=True)
 
 
-@click.group()
+# The board report is written by the dashboard's code (cli/board.py), loaded only when it runs.
+_BOARD = ("webleads.board", "report_board", "The month on one page for the board, beside the month before: visitors, "
+          "leads (and rejected submissions), conversion rate, leads by channel and by campaign, landing pages, a "
+          "funnel, the month's leads, enrolments and cost per lead.")
+
+
+@click.group(cls=LazyGroup, lazy={"board": _BOARD})
 def report() -> None:
     """Reports: attribution of conversions, funnels, the list of leads."""
 
@@ -259,17 +261,21 @@ def import_command(env: Env, file: str, site: str | None, fmt: str | None) -> No
     """Load historical events from a CSV or JSONL FILE (columns: ts, site, type, name, visitor_id, url,
     referrer; optional event_id, user_agent, props), with the validation and enrichment of live events.
     An event_id already stored is not stored again."""
-    from webleads.collector.batch import ingest_records
+    from webleads.collector.batch import ingest_records  # start-up time: the user-agent parser, for ingest only
 
     if site is not None and env.registry.get(site) is None:
         raise click.ClickException(f"no site named {site!r}; add it first: webleads site add {site} --origin https://...")
     started = time.perf_counter()
-    reading, records = transfer.read_events(file, site=site, fmt=fmt)
+    path = env.path(file)
+    reading, records = transfer.read_events(path, site=site, fmt=fmt)
+    progress = Progress(env.err_stream, count_lines(path), f"importing {os.path.basename(file)}")
     try:
-        result = ingest_records(env.store, env.registry, records, origin="import",
+        result = ingest_records(env.store, env.registry, progress.track(records), origin="import",
                                 retention_months=env.settings.retention_months)
     except UnicodeDecodeError:
         raise click.ClickException(f"{file} is not UTF-8 text") from None
+    finally:
+        progress.finish()
     for code, count in reading.rejected.items():
         result.rejected[code] += count
         result.examples.setdefault(code, reading.examples[code])
@@ -297,7 +303,8 @@ def export(env: Env, fmt: str, out: str, site: str | None, from_day: str | None,
     """Write the events as Hive-partitioned Parquet: DIR/site=NAME/date=YYYY-MM-DD/*.parquet (UTC days)."""
     try:
         f = reports.filters(from_day=from_day, to_day=to_day, tz=tz, site=site)
-        count = transfer.export_parquet(env.store, out, site=f.site, start=f.start, end=f.end, overwrite=overwrite)
+        count = transfer.export_parquet(env.store, env.path(out), site=f.site, start=f.start, end=f.end,
+                                        overwrite=overwrite)
     except reports.ReportError as exc:
         raise click.ClickException(exc.reason) from None
     except (ValueError, OSError) as exc:
@@ -316,8 +323,7 @@ def demo(env: Env, visitors: int, seed: int, site: str, remove: bool) -> None:
     """Fill a site of its own with 90 days of realistic traffic for a small training centre (through the
     real ingest path: validation, enrichment, bot detection), to try the reports. Real sites are never
     touched; `webleads demo --remove` takes it all away."""
-    from webleads.collector.batch import ingest_records
-    from webleads.collector.registry import RegistryError
+    from webleads.collector.batch import ingest_records  # start-up time: the user-agent parser, for ingest only
 
     registry = env.registry
     exists = registry.get(site) is not None
