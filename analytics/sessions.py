@@ -61,6 +61,9 @@ REFRESH_EVERY = 30.0
 REFRESH_FACTOR = 100
 FULL_REBUILD_SHARE = 0.2  # above this share of visitors to recompute, rebuild everything instead
 DIRTY_LIMIT = 100_000  # visitors noted by the hook (about 20 MB); past it, reports find them in SQL
+# A full rebuild works on slices of visitors of about this many events each: the memory it needs is
+# that of one slice's window passes, and each slice scans event_log once more (a cheap scan).
+SLICE_EVENTS = 3_000_000
 
 Source = Store | duckdb.DuckDBPyConnection
 
@@ -260,14 +263,17 @@ def _changed_visitors(conn: duckdb.DuckDBPyConnection) -> int:
 
 def _rebuild(conn: duckdb.DuckDBPyConnection, tracker: _Tracker) -> None:
     started = time.perf_counter()
+    _stored_version(conn)  # creates analytics_state where no report ran yet
     conn.execute("BEGIN")
     try:
         for table in ("sessions", "conversions", "referrer_classes", "source_classes"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(sql("sessions_schema"))
         channels.install(conn)
-        conn.execute(sql("sessions_scope_all"))
-        _build(conn)
+        slices = _slice_count(conn)
+        for slice_ in range(slices):
+            conn.execute(sql("sessions_scope_all").format(slices=slices, slice=slice_))
+            _build(conn)
         _set_state(conn, "sessions_version", VERSION)
         _set_state(conn, "fingerprint", _fingerprint(conn))
         conn.execute("COMMIT")
@@ -280,6 +286,12 @@ def _rebuild(conn: duckdb.DuckDBPyConnection, tracker: _Tracker) -> None:
     tracker.last_refresh = time.monotonic()
     tracker.last_duration = time.perf_counter() - started
     log.info("sessions rebuilt in %.2fs", tracker.last_duration)
+
+
+def _slice_count(conn: duckdb.DuckDBPyConnection) -> int:
+    row = conn.execute("SELECT count(*) FROM event_log").fetchone()
+    events = int(row[0]) if row else 0
+    return max(1, -(-events // SLICE_EVENTS))
 
 
 def _refresh(conn: duckdb.DuckDBPyConnection, tracker: _Tracker, from_temp: bool = False,

@@ -7,7 +7,11 @@ the first report builds the derived sessions) and prints the median and 95th per
 from sending the request to the last byte of the answer, over loopback, against the 300 ms goal. The
 trivial /healthz is timed in the same run, the same way, as a baseline; the last column is the ratio.
 
-    python bench/dashboard.py [--events 100000] [--repeat 30] [--rebuild]
+With --db PATH it uses an existing database instead (e.g. the 10-million-event file that
+bench/reports.py builds, which the ingest path would take hours to fill); the periods of the pages then
+end on the day of its last event when that is before today, so that they hold its traffic.
+
+    python bench/dashboard.py [--events 100000] [--repeat 30] [--rebuild] [--db PATH]
 """
 
 from __future__ import annotations
@@ -87,13 +91,20 @@ def start(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     raise SystemExit("webleads serve did not answer in 60 s")
 
 
-def pages(today: date) -> list[tuple[str, str]]:
+def last_day(db: Path) -> date | None:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        row = conn.execute("SELECT CAST(max(ts) AS DATE) FROM event_log").fetchone()
+        return row[0] if row else None
+
+
+def pages(today: date, explicit: bool = False) -> list[tuple[str, str]]:
     q90 = f"from={(today - timedelta(days=90)).isoformat()}&to={today.isoformat()}"
+    q30 = f"?from={(today - timedelta(days=30)).isoformat()}&to={today.isoformat()}" if explicit else ""
     funnel = "step=pageview:/&step=pageview:/formation*&step=pageview:/candidater&step=conversion:candidater"
     return [
-        ("overview (30 days)", "/dashboard"),
+        ("overview (30 days)", f"/dashboard{q30}"),
         ("overview (90 days)", f"/dashboard?{q90}"),
-        ("attribution (30 days, 2 models)", "/dashboard/attribution"),
+        ("attribution (30 days, 2 models)", f"/dashboard/attribution{q30}"),
         ("attribution (90 days, by campaign, 3 models)",
          f"/dashboard/attribution?{q90}&by=campaign&model=linear&compare=first_touch&compare=linear"
          "&compare=last_touch"),
@@ -132,10 +143,18 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--db", type=Path, default=None, help="an existing database to use as it is")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    db = OUT / "dashboard.duckdb"
-    events = build(db, args.events, args.rebuild)
+    if args.db:
+        db = args.db
+        if not db.exists():
+            raise SystemExit(f"{db}: no such database (python bench/reports.py --events N --db {db} builds one)")
+        events = count_events(db)
+    else:
+        db = OUT / "dashboard.duckdb"
+        events = build(db, args.events, args.rebuild)
+    last = last_day(db) if args.db else None  # before the server holds the file
     token = webleads("token", "create", "--name", "bench", db=db).strip().splitlines()[-1]
     port = free_port()
     proc = start(db, port, OUT / "dashboard-serve.log")
@@ -146,13 +165,16 @@ def main() -> None:
             if signed.status_code != 303 or "wl_session" not in client.cookies:
                 raise SystemExit(f"sign-in failed: {signed.status_code} {signed.text[:300]}")
             today = datetime.now(ZoneInfo("Europe/Paris")).date()
+            explicit = last is not None and last < today
+            if explicit:
+                today = last
             baseline = timed(client, "/healthz", args.repeat)
             base_median = statistics.median(baseline)
             print(f"\n{events:,} events, {args.repeat} loads per page after 2 warm-up loads; "
                   f"goal: {GOAL_MS:.0f} ms per page\n")
             print(f"{'page':48} {'median ms':>10} {'p95 ms':>8}  {'goal':6} {'x healthz':>9}")
             print(f"{'/healthz (baseline)':48} {base_median:10.1f} {p95(baseline):8.1f}  {'':6} {1.0:9.1f}")
-            for name, path in pages(today):
+            for name, path in pages(today, explicit):
                 times = timed(client, path, args.repeat)
                 median = statistics.median(times)
                 verdict = "ok" if p95(times) <= GOAL_MS else "OVER"
