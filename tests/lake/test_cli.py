@@ -37,6 +37,10 @@ def test_push_then_reports_from_the_lake_print_what_the_file_prints(pg_catalog: 
         from_lake = _webleads("report", *args, "--format", "csv", env=lake).stdout
         assert from_lake == from_file and from_file.count("\n") > 1, args
     assert "demo" in _webleads("site", "list", "--lake", pg_catalog).stdout
+    out = demo_file.parent
+    exported = _webleads("export", "--out", str(out / "exported-lake"), "--lake", pg_catalog).stdout
+    from_file = _webleads("export", "--out", str(out / "exported-file"), "--db", str(demo_file)).stdout
+    assert exported.split()[0] == from_file.split()[0] and int(from_file.split()[0]) > 100
     refused = _webleads("site", "add", "x", "--origin", "https://x.example", "--lake", pg_catalog, check=False)
     assert refused.returncode == 1 and "does not take it yet" in refused.stderr and "Traceback" not in refused.stderr
 
