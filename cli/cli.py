@@ -43,6 +43,7 @@ COMMANDS = {
                "Check the configuration, the database, GeoIP, the sites and the clock; say what is wrong."),
     "link": ("webleads.links", "link",
              "Short links and QR codes for what leaves no UTM by itself: posters, flyers, radio."),
+    "lake": ("webleads.lake", "lake", "A DuckLake shared by many collectors: move a file into it, check it, compact it."),
     "cost": ("webleads.backoffice", "cost", "What campaigns cost (for `webleads report roi`)."),
     "outcome": ("webleads.backoffice", "outcome",
                 "What became of leads: enrolled, funded, gave up (for reports by outcome)."),

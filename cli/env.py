@@ -45,6 +45,7 @@ class Env:
         # file, "default" (./webleads.duckdb): then the file must exist, so that a command run in the
         # wrong folder says so instead of starting an empty database.
         self.found_by = found_by
+        self.lake: tuple[str, str | None] | None = None  # --lake CATALOG, --lake-data PATH (cli/lake.py)
         self.out = out
         self.err = err
         self.tty = sys.stdout.isatty() if tty is None else tty
@@ -77,6 +78,11 @@ class Env:
 
     @property
     def store(self) -> Store:
+        if self._store is None and self.lake:
+            from .lake import open_reader  # the lake's extensions load only for a command given --lake
+
+            self._store = open_reader(*self.lake)
+            atexit.register(self._store.close)
         if self._store is None:
             if self.found_by != "--db" and not os.path.exists(self.db):
                 raise click.ClickException(no_database(self.db, self.found_by))
@@ -133,19 +139,26 @@ def db_option(fn: F) -> F:
 
     @click.option("--db", "db_path", default=None,
                   help=f"The DuckDB file [WEBLEADS_DB, else db in {SYSTEM_CONFIG}, else ./webleads.duckdb].")
+    @click.option("--lake", "lake_catalog", envvar="WEBLEADS_LAKE", default=None,
+                  help="Read a DuckLake instead: its catalog [WEBLEADS_LAKE].")
+    @click.option("--lake-data", envvar="WEBLEADS_LAKE_DATA", default=None,
+                  help="The lake's data path [WEBLEADS_LAKE_DATA].")
     @click.pass_context
     @functools.wraps(fn)
-    def wrapper(ctx: click.Context, db_path: str | None, **kwargs: Any) -> Any:
+    def wrapper(ctx: click.Context, db_path: str | None, lake_catalog: str | None, lake_data: str | None,
+                **kwargs: Any) -> Any:
         if isinstance(ctx.obj, Env) and ctx.obj.remote:
             return fn(ctx.obj, **kwargs)
         found_by = "--db"
         if db_path is None:
             db_path, found_by = database_path()
-        info = serving(db_path)
-        if info is not None:
-            ctx.exit(forward(info, ctx, kwargs))
+        if not lake_catalog:
+            info = serving(db_path)
+            if info is not None:
+                ctx.exit(forward(info, ctx, kwargs))
         env = ctx.obj if isinstance(ctx.obj, Env) else Env(db_path, found_by=found_by)
         env.db, env.found_by = db_path, found_by
+        env.lake = (lake_catalog, lake_data) if lake_catalog else None
         return fn(env, **kwargs)
 
     return wrapper  # type: ignore[return-value]
