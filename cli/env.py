@@ -145,8 +145,8 @@ def db_option(fn: F) -> F:
                   help="The lake's data path [WEBLEADS_LAKE_DATA].")
     @click.pass_context
     @functools.wraps(fn)
-    def wrapper(ctx: click.Context, db_path: str | None, lake_catalog: str | None, lake_data: str | None,
-                **kwargs: Any) -> Any:
+    def wrapper(ctx: click.Context, db_path: str | None, lake_catalog: str | None = None,
+                lake_data: str | None = None, **kwargs: Any) -> Any:
         if isinstance(ctx.obj, Env) and ctx.obj.remote:
             return fn(ctx.obj, **kwargs)
         found_by = "--db"
