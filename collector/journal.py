@@ -74,7 +74,7 @@ class Journal:
         try:
             _write_record(fd, self._header)
             _datasync(fd)
-            _sync_directory(self.directory)  # the new file's name, so that a crash keeps it
+            sync_directory(self.directory)  # the new file's name, so that a crash keeps it
         except BaseException:
             os.close(fd)
             path.unlink(missing_ok=True)
@@ -96,7 +96,7 @@ class Journal:
         for path in paths:
             path.unlink(missing_ok=True)
         if paths:
-            _sync_directory(self.directory)
+            sync_directory(self.directory)
 
     def close(self) -> None:
         self.seal()
@@ -138,7 +138,7 @@ def _write_record(fd: int, payload: bytes) -> None:
         view = view[written:]
 
 
-def _sync_directory(directory: Path) -> None:
+def sync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

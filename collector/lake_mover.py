@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from .journal import read_segment
+from .journal import read_segment, sync_directory
 from .lake import ALIAS, retry_conflicts
 from .rows import COLUMN_NAMES, utcnow
 
@@ -50,7 +50,7 @@ def collector_id(path: str | Path) -> str:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(made + "\n")
     os.replace(tmp, path)
-    _sync_directory(path.parent)
+    sync_directory(path.parent)
     return made
 
 
@@ -123,7 +123,7 @@ class LakeMover:
             target = segment.with_name(f"{segment.name}{CLAIM}{number}")
             os.replace(segment, target)
             claimed.append(target)
-        _sync_directory(self.directory)
+        sync_directory(self.directory)
         return moved + self._move(number, claimed)
 
     def _move(self, number: int, paths: list[Path]) -> int:
@@ -170,11 +170,3 @@ class LakeMover:
             f"DELETE FROM {ALIAS}.journal_moves WHERE collector = $c AND seq < $n",
             {"c": self.collector, "n": last}).fetchone())
         return int(row[0]) if row else 0
-
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
