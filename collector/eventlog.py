@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from .journal import read_segment
 from .rows import COLUMN_NAMES, PUBLIC_ORIGINS
 
 log = logging.getLogger("webleads.store")
@@ -69,3 +71,13 @@ def journal_table(columns: list[str], rows: list[list[Any]]) -> pa.Table:
         else:
             arrays.append(pa.array(values, kind))
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def segment_table(path: Path) -> pa.Table | None:
+    """A journal segment's rows as an Arrow table (None when it holds none); a batch torn by a crash was
+    never acknowledged, so it is left out with a warning."""
+    columns, rows, torn = read_segment(path)
+    if torn:
+        log.warning("%s: the last %d bytes were a batch being written when the collector stopped "
+                    "(never acknowledged); skipped", path, torn)
+    return journal_table(columns, rows) if rows else None

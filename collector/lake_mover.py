@@ -23,17 +23,15 @@ from collections import defaultdict
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
-from .journal import read_segment, sync_directory
+from .eventlog import segment_table
+from .journal import sync_directory
 from .lake import ALIAS, retry_conflicts
-from .rows import COLUMN_NAMES, utcnow
+from .rows import utcnow
 
 log = logging.getLogger("webleads.lake")
 
 CLAIM = ".lake-"
-_TYPES = {"received_at": pa.timestamp("us"), "ts": pa.timestamp("us"), "is_bot": pa.bool_()}
-_KNOWN = set(COLUMN_NAMES)
 
 
 def collector_id(path: str | Path) -> str:
@@ -52,22 +50,6 @@ def collector_id(path: str | Path) -> str:
     os.replace(tmp, path)
     sync_directory(path.parent)
     return made
-
-
-def journal_table(columns: list[str], rows: list[list[object]]) -> pa.Table:
-    """Rows read from the journal (timestamps as ISO 8601 text) as an Arrow table, by column name; a
-    column event_log does not have (a journal of a later version) is left out."""
-    names, arrays = [], []
-    for i, name in enumerate(columns):
-        if name not in _KNOWN:
-            log.warning("the journal has a column %r that the lake's event_log has not; left out", name)
-            continue
-        values = [row[i] for row in rows]
-        kind = _TYPES.get(name, pa.string())
-        names.append(name)
-        arrays.append(pa.array(values, pa.string()).cast(kind) if pa.types.is_timestamp(kind)
-                      else pa.array(values, kind))
-    return pa.Table.from_arrays(arrays, names=names)
 
 
 class LakeMover:
@@ -129,12 +111,9 @@ class LakeMover:
     def _move(self, number: int, paths: list[Path]) -> int:
         tables = []
         for path in paths:
-            columns, rows, torn = read_segment(path)
-            if torn:
-                log.warning("%s: the last %d bytes were a batch being written when the collector stopped "
-                            "(never acknowledged); skipped", path, torn)
-            if rows:
-                tables.append(journal_table(columns, rows))
+            table = segment_table(path)
+            if table is not None:
+                tables.append(table)
         count = sum(t.num_rows for t in tables)
 
         def insert(c: duckdb.DuckDBPyConnection) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from .eventlog import EventLog, journal_table
-from .journal import Journal, read_segment
+from .eventlog import EventLog, segment_table
+from .journal import Journal
 
 log = logging.getLogger("webleads.store")
 
@@ -38,12 +38,9 @@ def recover_directory(conn: duckdb.DuckDBPyConnection, directory: str, target: E
 def _replay(conn: duckdb.DuckDBPyConnection, segments: list[Path], target: EventLog) -> int:
     recovered = 0
     for segment in segments:
-        columns, rows, torn = read_segment(segment)
-        if torn:
-            log.warning("%s: the last %d bytes were a batch being written when the collector stopped "
-                        "(never acknowledged); skipped", segment, torn)
-        if rows:
-            recovered += target.insert_missing(conn, journal_table(columns, rows))
+        table = segment_table(segment)
+        if table is not None:
+            recovered += target.insert_missing(conn, table)
     if recovered:
         log.info("%d acknowledged events moved from the journal into the database", recovered)
     return recovered
