@@ -118,6 +118,10 @@ def export_parquet(store: Store, out: str, site: str | None = None, start: datet
         raise ValueError(f"{out} exists and is not a folder")
     if os.path.isdir(out) and os.listdir(out) and not overwrite:
         raise ValueError(f"{out} is not empty; give an empty folder, or --overwrite to replace its content")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create the folder {out}: {e.strerror}") from None
     params = {"site": site, "start": start, "end": end}
     cur = store.cursor()
     try:
@@ -128,8 +132,6 @@ def export_parquet(store: Store, out: str, site: str | None = None, start: datet
         if count:
             rel = cur.sql(sql("export"), params=params)
             rel.write_parquet(out, partition_by=["site", "date"], overwrite=overwrite)
-        else:
-            os.makedirs(out, exist_ok=True)
     finally:
         cur.close()
     return count

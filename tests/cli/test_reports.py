@@ -121,7 +121,7 @@ def test_bad_options_are_one_line_errors(site_db: Path) -> None:
 
 def test_export_parquet_and_report_from_it(demo_db: Path, tmp_path: Path) -> None:
     site_db = demo_db
-    out = tmp_path / "export"
+    out = tmp_path / "exports" / "2026"  # the parent folder does not exist yet: made as mkdir -p would
     assert "events written" in webleads("export", "--format", "parquet", "--out", str(out), db=site_db).stdout
     partitions = sorted(p.relative_to(out).parts[:2] for p in out.rglob("*.parquet"))
     assert partitions and all(s == "site=demo" and d.startswith("date=") for s, d in partitions)
@@ -129,6 +129,10 @@ def test_export_parquet_and_report_from_it(demo_db: Path, tmp_path: Path) -> Non
         assert report_csv(site_db, *args) == report_csv(site_db, *args, "--data", str(out)), args
     refused = webleads("export", "--out", str(out), db=site_db, check=False)
     assert refused.returncode == 1 and "not empty" in refused.stderr
+    (tmp_path / "file").write_text("")
+    unusable = webleads("export", "--out", str(tmp_path / "file" / "sub"), db=site_db, check=False)
+    assert unusable.returncode == 1 and unusable.stderr.startswith("Error: cannot create the folder")
+    assert "Traceback" not in unusable.stderr
 
 
 def test_demo_is_deterministic(db_path: Path) -> None:
